@@ -1,0 +1,1 @@
+"""trf-kernel: the plugin kernel of trf-core."""
