@@ -1,0 +1,43 @@
+"""Finding plugins: the entry points of a group and the distributions that declare them.
+
+Discovery reads metadata only; nothing is imported here, so blocked and broken plugins can
+still be listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Any
+
+
+def discover_entry_points(group: str, entry_points: Any = None) -> list[metadata.EntryPoint]:
+    """The entry points of ``group``, sorted by name, duplicates (same name and value) dropped.
+
+    ``entry_points`` may be a precomputed ``importlib.metadata.EntryPoints`` (or anything with
+    ``select(group=...)``) so a host that already scanned the environment avoids a second scan.
+    Duplicates happen when one distribution is visible twice on ``sys.path``.
+    """
+    source = metadata.entry_points() if entry_points is None else entry_points
+    selected: Iterable[metadata.EntryPoint] = source.select(group=group)
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for ep in selected:
+        key = (ep.name, ep.value)
+        if key not in seen:
+            seen.add(key)
+            found.append(ep)
+    return sorted(found, key=lambda ep: ep.name)
+
+
+def distribution_of(entry_point: metadata.EntryPoint) -> tuple[str | None, str | None]:
+    """(distribution name, version) that declared ``entry_point``; (None, None) when unknown."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return None, None
+    try:
+        name = dist.metadata["Name"]
+        version = dist.version
+    except Exception:  # broken metadata must not break listing
+        return None, None
+    return (str(name) if name else None), (str(version) if version else None)
