@@ -17,9 +17,13 @@ from typing import Any
 import numpy
 from spacy.attrs import IDX, IS_SPACE, LENGTH
 from spacy.tokens import Doc, Span
-from thinc.types import Ints1d, Ints2d, Ragged
+from numpy.typing import NDArray
+from thinc.types import Ints2d, Ragged
 
 __all__ = ["align_batch", "align_by_strings"]
+
+_Index = NDArray[Any]
+"""Host-side integer arrays the alignment works on (always numpy: offsets come from the CPU)."""
 
 
 def align_batch(
@@ -44,8 +48,8 @@ def align_batch(
     """
     _check_batch(spans, piece_offsets, max_length, doc_lengths)
     n_tokens_total = int(sum(doc_lengths))
-    token_parts: list[Ints1d] = []
-    row_parts: list[Ints1d] = []
+    token_parts: list[_Index] = []
+    row_parts: list[_Index] = []
     span_index = 0
     token_offset = 0
     for doc_spans, n_tokens in zip(spans, doc_lengths):
@@ -72,7 +76,7 @@ def _align_doc(
     offsets: Sequence[Ints2d],
     first_span: int,
     max_length: int,
-) -> tuple[Ints1d, Ints1d]:
+) -> tuple[_Index, _Index]:
     """(token index, row) pairs of one doc, found with two binary searches per piece."""
     starts, ends, rows = _doc_pieces(doc_spans, offsets, first_span, max_length)
     if not len(doc) or not len(starts):
@@ -98,11 +102,11 @@ def _doc_pieces(
     offsets: Sequence[Ints2d],
     first_span: int,
     max_length: int,
-) -> tuple[Ints1d, Ints1d, Ints1d]:
+) -> tuple[_Index, _Index, _Index]:
     """Every real piece of a doc's spans: start, end (clipped to its span) and batch row."""
-    starts: list[Ints1d] = []
-    ends: list[Ints1d] = []
-    rows: list[Ints1d] = []
+    starts: list[_Index] = []
+    ends: list[_Index] = []
+    rows: list[_Index] = []
     for k, (span, span_offsets) in enumerate(zip(doc_spans, offsets)):
         arr = numpy.asarray(_to_numpy(span_offsets), dtype="int64").reshape((-1, 2))
         # Clip to the span: a tokenizer that reports a piece reaching past its span's text must
@@ -119,7 +123,7 @@ def _doc_pieces(
     return numpy.concatenate(starts), numpy.concatenate(ends), numpy.concatenate(rows)
 
 
-def _pairs_to_ragged(token_parts: list[Ints1d], row_parts: list[Ints1d], n_tokens: int) -> Ragged:
+def _pairs_to_ragged(token_parts: list[_Index], row_parts: list[_Index], n_tokens: int) -> Ragged:
     """Group (token, row) pairs by token, rows ascending within each token."""
     if token_parts:
         tokens = numpy.concatenate(token_parts)
@@ -130,7 +134,7 @@ def _pairs_to_ragged(token_parts: list[Ints1d], row_parts: list[Ints1d], n_token
     order = numpy.lexsort((rows, tokens))
     data = rows[order].astype("int32")
     lengths = numpy.bincount(tokens, minlength=n_tokens).astype("int32")
-    return Ragged(data, lengths)
+    return Ragged(data, lengths)  # type: ignore[arg-type]
 
 
 def _check_batch(
@@ -215,8 +219,8 @@ def align_by_strings(
             f"{len(doc_lengths)}; pass one token count per doc"
         )
     specials = set(special_tokens)
-    token_parts: list[Ints1d] = []
-    row_parts: list[Ints1d] = []
+    token_parts: list[_Index] = []
+    row_parts: list[_Index] = []
     k = 0
     token_offset = 0
     for doc_spans, n_tokens in zip(spans, doc_lengths):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy
 from spacy.tokens import Doc, Span
 from thinc.api import Model
-from thinc.types import Floats2d, Floats3d, Ints2d
+from thinc.types import Ints2d
 
 from ..align import align_batch
 from ..data import FullTransformerBatch, ModelOutput, WordpieceBatch
@@ -113,7 +113,7 @@ def _make_window(span: Span, strings: list[str], offsets: list[tuple[int, int]])
     return ToyWindow(
         span=span,
         strings=[CLS, *strings, SEP],
-        offsets=numpy.asarray(rows, dtype="int32").reshape((-1, 2)),
+        offsets=_as_any(numpy.asarray(rows, dtype="int32").reshape((-1, 2))),
     )
 
 
@@ -184,16 +184,26 @@ def _add_listener_attrs(attrs: dict[str, Any]) -> None:
 def _init(model: Model, X: Any = None, Y: Any = None) -> Model:
     """Draw every parameter from ``seed``: same seed, same function, whatever the data."""
     width = model.get_dim("nO")
+    ops: Any = model.ops
     rng = numpy.random.default_rng(model.attrs["seed"])
     scale = 1.0 / numpy.sqrt(width)
-    model.set_param("E", model.ops.asarray(rng.normal(0.0, 1.0, (model.get_dim("n_vocab"), width))))
+    model.set_param("E", ops.asarray(rng.normal(0.0, 1.0, (model.get_dim("n_vocab"), width))))
     for layer in range(model.attrs["depth"]):
-        model.set_param(f"W{layer}", model.ops.asarray(rng.normal(0.0, scale, (width, width))))
-        model.set_param(f"U{layer}", model.ops.asarray(rng.normal(0.0, scale, (width, width))))
-        model.set_param(f"b{layer}", model.ops.asarray(rng.normal(0.0, 0.1, (width,))))
+        model.set_param(f"W{layer}", ops.asarray(rng.normal(0.0, scale, (width, width))))
+        model.set_param(f"U{layer}", ops.asarray(rng.normal(0.0, scale, (width, width))))
+        model.set_param(f"b{layer}", ops.asarray(rng.normal(0.0, 0.1, (width,))))
     for name in model.param_names:
-        model.set_param(name, model.get_param(name).astype("float32"))
+        model.set_param(name, _param(model, name).astype("float32"))
     return model
+
+
+def _param(model: Model, name: str) -> Any:
+    """A parameter as a plain array: the numerics below are easier to read untyped."""
+    return model.get_param(name)
+
+
+def _as_any(array: Any) -> Any:
+    return array
 
 
 def _tokenize_batch(
@@ -225,8 +235,8 @@ def _tokenize_batch(
 def _wordpieces(strings: list[list[str]], n_vocab: int) -> WordpieceBatch:
     lengths = [len(s) for s in strings]
     n_cols = max(lengths, default=0)
-    ids = numpy.zeros((len(strings), n_cols), dtype="int32")
-    mask = numpy.zeros((len(strings), n_cols), dtype="int32")
+    ids: Any = numpy.zeros((len(strings), n_cols), dtype="int32")
+    mask: Any = numpy.zeros((len(strings), n_cols), dtype="int32")
     special = {CLS: CLS_ID, SEP: SEP_ID}
     for i, row in enumerate(strings):
         ids[i, : len(row)] = [special[p] if p in special else toy_piece_id(p, n_vocab) for p in row]
@@ -248,17 +258,17 @@ def _forward(
     n_cols = wordpieces.max_length
     align = align_batch(batch_spans, offsets, n_cols, [len(doc) for doc in docs])
 
-    ops = model.ops
-    E = model.get_param("E")
+    ops: Any = model.ops
+    E = _param(model, "E")
     width = model.get_dim("nO")
     ids = ops.asarray(wordpieces.input_ids)
     m3 = ops.asarray(wordpieces.attention_mask).astype(E.dtype)[:, :, None]
     n_real = ops.xp.maximum(m3.sum(axis=1), 1.0)  # (n_spans, 1)
     X = E[ids] * m3
     states = [X]
-    saved: list[tuple[Floats3d, Floats2d, Floats3d]] = []
+    saved: list[tuple[Any, Any, Any]] = []
     for layer in range(model.attrs["depth"]):
-        W, U, b = (model.get_param(f"{p}{layer}") for p in "WUb")
+        W, U, b = (_param(model, f"{p}{layer}") for p in "WUb")
         mean = X.sum(axis=1) / n_real
         H = ops.xp.tanh(X @ W + (mean @ U)[:, None, :] + b)
         saved.append((X, mean, H))
@@ -298,7 +308,7 @@ def _forward(
             dX += d_hidden[depth]
         for layer in reversed(range(depth)):
             A, mean, H = saved[layer]
-            W, U = model.get_param(f"W{layer}"), model.get_param(f"U{layer}")
+            W, U = _param(model, f"W{layer}"), _param(model, f"U{layer}")
             dXm = dX * m3
             dZ = dXm * (1.0 - H * H)
             dZ_sum = dZ.sum(axis=1)
