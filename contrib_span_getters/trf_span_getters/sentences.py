@@ -1,0 +1,110 @@
+"""Span getters built from sentence boundaries: sentences, sentences with context, packed runs.
+
+All of them need sentence boundaries *before* the transformer runs, which in a fresh pipeline
+nothing has set; instead of spaCy's generic E030 they say which component to add.
+"""
+
+from collections.abc import Iterable
+
+from spacy.tokens import Doc, Span
+
+from trf_core.types import SpanGetter
+
+from ._checks import as_doc_list, non_negative_int, positive_int
+
+
+def doc_sentences(doc: Doc, getter: str) -> list[Span]:
+    """The doc's sentences, or a clear error when no sentence boundaries are set."""
+    if not doc.has_annotation("SENT_START"):
+        preview = doc.text[:40] + ("..." if len(doc.text) > 40 else "")
+        raise ValueError(
+            f"{getter} needs sentence boundaries, but the doc {preview!r} has none. "
+            "Add a component that sets them before the transformer, e.g. "
+            "nlp.add_pipe('sentencizer', before='transformer') (or a 'senter' or 'parser' that "
+            "does not listen to this transformer), set doc[i].is_sent_start yourself, or use a "
+            "getter that needs no sentences (doc_spans.v1, spacy-transformers.strided_spans.v1)."
+        )
+    return list(doc.sents)
+
+
+def get_sent_spans(docs: Iterable[Doc]) -> list[list[Span]]:
+    """Each sentence of each doc as its own span (an empty doc has none)."""
+    return [doc_sentences(doc, "sent_spans.v1") for doc in as_doc_list(docs, "sent_spans.v1")]
+
+
+def configure_get_sent_spans() -> SpanGetter:
+    """``sent_spans.v1`` / ``spacy-transformers.sent_spans.v1``: takes no settings."""
+    return get_sent_spans
+
+
+def sent_context_bounds(sent_bounds: list[tuple[int, int]], context: int) -> list[tuple[int, int]]:
+    """One ``(start, end)`` per sentence: it and ``context`` sentences on each side."""
+    last = len(sent_bounds) - 1
+    return [
+        (sent_bounds[max(0, i - context)][0], sent_bounds[min(last, i + context)][1])
+        for i in range(len(sent_bounds))
+    ]
+
+
+def configure_sent_context_spans(context: int = 1) -> SpanGetter:
+    """``trf.sent_context_spans.v1``: each sentence with ``context`` neighbours on each side.
+
+    Every sentence is read once as the centre of its own span, so each token gets vectors computed
+    with context from both sides; a token appears in up to ``2 * context + 1`` spans and its rows
+    from all of them are pooled. ``context = 0`` is ``sent_spans.v1``.
+    """
+    name = "trf.sent_context_spans.v1"
+    non_negative_int(context, "context", name)
+
+    def sent_context_spans(docs: Iterable[Doc]) -> list[list[Span]]:
+        out: list[list[Span]] = []
+        for doc in as_doc_list(docs, name):
+            bounds = [(s.start, s.end) for s in doc_sentences(doc, name)]
+            out.append([doc[a:b] for a, b in sent_context_bounds(bounds, context)])
+        return out
+
+    return sent_context_spans
+
+
+def packed_bounds(sent_bounds: list[tuple[int, int]], max_tokens: int) -> list[tuple[int, int]]:
+    """Consecutive sentences packed greedily into spans of at most ``max_tokens`` tokens.
+
+    A sentence longer than ``max_tokens`` is cut into consecutive pieces of ``max_tokens`` tokens
+    (the last shorter), each its own span; it never shares a span with its neighbours.
+    """
+    out: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    for start, end in sent_bounds:
+        if end - start > max_tokens:
+            if current is not None:
+                out.append(current)
+                current = None
+            out.extend((s, min(s + max_tokens, end)) for s in range(start, end, max_tokens))
+        elif current is not None and end - current[0] <= max_tokens:
+            current = (current[0], end)
+        else:
+            if current is not None:
+                out.append(current)
+            current = (start, end)
+    if current is not None:
+        out.append(current)
+    return out
+
+
+def configure_packed_sent_spans(max_tokens: int = 128) -> SpanGetter:
+    """``trf.packed_sent_spans.v1``: whole sentences packed into spans of <= ``max_tokens`` tokens.
+
+    Fewer, fuller spans than ``sent_spans.v1`` (less padding, more context) while never cutting a
+    sentence that fits. ``max_tokens`` counts spaCy tokens; leave headroom for wordpieces.
+    """
+    name = "trf.packed_sent_spans.v1"
+    positive_int(max_tokens, "max_tokens", name)
+
+    def packed_sent_spans(docs: Iterable[Doc]) -> list[list[Span]]:
+        out: list[list[Span]] = []
+        for doc in as_doc_list(docs, name):
+            bounds = [(s.start, s.end) for s in doc_sentences(doc, name)]
+            out.append([doc[a:b] for a, b in packed_bounds(bounds, max_tokens)])
+        return out
+
+    return packed_sent_spans
