@@ -30,14 +30,28 @@ def discover_entry_points(group: str, entry_points: Any = None) -> list[metadata
     return sorted(found, key=lambda ep: ep.name)
 
 
+_DIST_CACHE: dict[str, tuple[str | None, str | None]] = {}
+
+
 def distribution_of(entry_point: metadata.EntryPoint) -> tuple[str | None, str | None]:
-    """(distribution name, version) that declared ``entry_point``; (None, None) when unknown."""
+    """(distribution name, version) that declared ``entry_point``; (None, None) when unknown.
+
+    Each entry point carries its own distribution object, and reading a name parses the whole
+    metadata file, so results are cached per metadata folder: a distribution declaring many
+    entry points is parsed once.
+    """
     dist = getattr(entry_point, "dist", None)
     if dist is None:
         return None, None
+    key = str(getattr(dist, "_path", "")) or None
+    if key is not None and key in _DIST_CACHE:
+        return _DIST_CACHE[key]
     try:
         name = dist.metadata["Name"]
         version = dist.version
     except Exception:  # broken metadata must not break listing
         return None, None
-    return (str(name) if name else None), (str(version) if version else None)
+    result = (str(name) if name else None), (str(version) if version else None)
+    if key is not None:
+        _DIST_CACHE[key] = result
+    return result
