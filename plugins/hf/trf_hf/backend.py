@@ -1,0 +1,436 @@
+"""The Hugging Face backend: a thinc ``Model[list[Doc], FullTransformerBatch]``.
+
+The model is cheap to build: nothing is loaded until ``initialize`` (or first use, or a load from
+disk/bytes), so configs resolve without touching torch. All state that must survive ``copy()``
+and thinc's own serialization (tokenizer, weights) lives in one shim, :class:`HFBackendShim`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy
+import srsly
+from spacy.tokens import Doc
+from thinc.api import Model, get_torch_default_device
+from thinc.shims import Shim
+from thinc.types import ArgsKwargs, Ragged
+
+from trf_core.data import FullTransformerBatch, ModelOutput, WordpieceBatch
+from trf_core.types import SpanGetter
+
+from . import serialize
+from .loading import load_config, load_tokenizer, load_transformer, resolve_model_dir
+
+BackendModel = Model[list[Doc], FullTransformerBatch]
+
+
+class HFBackendShim(Shim):  # type: ignore[misc]
+    """Holds the tokenizer and the torch model (once loaded) and serializes them.
+
+    A thin owner around thinc's PyTorch shim (``inner``), which does the training plumbing:
+    autograd, the optimizer step, mixed precision and gradient scaling.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tokenizer_config: dict[str, Any],
+        transformer_config: dict[str, Any],
+        mixed_precision: bool,
+        grad_scaler_config: dict[str, Any],
+    ) -> None:
+        super().__init__(None, config=None, optimizer=None)
+        self.name = name
+        self.tokenizer_config = dict(tokenizer_config)
+        self.transformer_config = dict(transformer_config)
+        self.mixed_precision = mixed_precision
+        self.grad_scaler_config = dict(grad_scaler_config)
+        self.tokenizer: Any = None
+        self.inner: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.inner is not None
+
+    @property
+    def transformer(self) -> Any:
+        self.ensure_loaded()
+        return self.inner._model.transformer
+
+    def ensure_loaded(self) -> None:
+        """Load tokenizer and weights from ``name`` unless something is loaded already."""
+        if self.loaded:
+            return
+        path = resolve_model_dir(self.name)
+        tokenizer = load_tokenizer(path, self.tokenizer_config)
+        config = load_config(path, self.transformer_config)
+        self.install(tokenizer, load_transformer(path, config))
+
+    def install(self, tokenizer: Any, transformer: Any) -> None:
+        """Wrap a tokenizer and base model, on the device thinc's current ops use."""
+        from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
+
+        from .runner import HFShim, SpanRunner
+
+        scaler_config = dict(self.grad_scaler_config)
+        scaler_config.setdefault("enabled", self.mixed_precision)
+        self.tokenizer = tokenizer
+        self.inner = HFShim(
+            SpanRunner(transformer),
+            mixed_precision=self.mixed_precision,
+            grad_scaler=PyTorchGradScaler(**scaler_config),
+            device=get_torch_default_device(),
+        )
+        # One id for the optimizer's keys, whatever inner shim instance holds the weights.
+        self.inner.id = self.id
+
+    # thinc's plumbing, delegated -------------------------------------------------------------
+    def __call__(self, inputs: ArgsKwargs, is_train: bool) -> Any:
+        return self.inner(inputs, is_train)
+
+    def finish_update(self, optimizer: Any) -> None:
+        if self.inner is not None:
+            self.inner.finish_update(optimizer)
+
+    def use_params(self, params: Any) -> Any:
+        if self.inner is None:
+            import contextlib
+
+            return contextlib.nullcontext()
+        return self.inner.use_params(params)
+
+    def to_device(self, device_type: str, device_id: int) -> None:
+        if self.inner is not None:
+            self.inner.to_device(device_type, device_id)
+
+    @property
+    def device(self) -> Any:
+        return self.inner.device
+
+    # serialization ---------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        if not self.loaded:
+            return serialize.empty_bytes()
+        return serialize.to_bytes(self.tokenizer, self.transformer)
+
+    def from_bytes(self, data: bytes) -> HFBackendShim:
+        msg = srsly.msgpack_loads(data)
+        if isinstance(msg, dict) and "shims" in msg and "nodes" in msg:
+            shim_msg = serialize.find_legacy_shim(msg)
+            loaded = None if shim_msg is None else serialize.read_legacy(shim_msg)
+        else:
+            loaded = serialize.from_msg(msg, self.tokenizer_config)
+        if loaded is not None:
+            self.install(loaded.tokenizer, loaded.transformer)
+        return self
+
+    def to_disk_dir(self, path: Path) -> None:
+        self.ensure_loaded()
+        serialize.save_dir(self.tokenizer, self.transformer, Path(path))
+
+    def from_disk_dir(self, path: Path) -> None:
+        path = Path(path)
+        if path.is_file():
+            loaded = serialize.read_legacy_file(path)
+        elif (path / "config.json").is_file():
+            loaded = serialize.load_dir(path, self.tokenizer_config)
+        elif (path / "model").is_file():
+            loaded = serialize.read_legacy_file(path / "model")
+        else:
+            raise FileNotFoundError(
+                f"no trf-hf model at {str(path)!r}: expected a folder with config.json, tokenizer "
+                "files and model.safetensors (what trf_to_disk writes), or spacy-transformers' "
+                "`model` file"
+            )
+        if loaded is not None:
+            self.install(loaded.tokenizer, loaded.transformer)
+
+
+def build_hf_backend(
+    name: str,
+    get_spans: SpanGetter,
+    tokenizer_config: dict[str, Any] | None = None,
+    transformer_config: dict[str, Any] | None = None,
+    mixed_precision: bool = False,
+    grad_scaler_config: dict[str, Any] | None = None,
+    window: int = 0,
+    stride: int = 0,
+    truncate: bool = False,
+) -> BackendModel:
+    """The backend model; nothing is loaded until initialize, first use or a load."""
+    tokenizer_config = dict(tokenizer_config or {})
+    transformer_config = dict(transformer_config or {})
+    if window < 0 or stride < 0:
+        raise ValueError(
+            f"window ({window}) and stride ({stride}) count wordpieces and must be >= 0 "
+            "(0 means: the model's maximum input length, and three quarters of a window)"
+        )
+    shim = HFBackendShim(
+        str(name),
+        tokenizer_config,
+        transformer_config,
+        mixed_precision,
+        dict(grad_scaler_config or {}),
+    )
+    model: BackendModel = Model(
+        "trf-hf",
+        _forward,
+        init=_init,
+        shims=[shim],
+        attrs={
+            "name": str(name),
+            "get_spans": get_spans,
+            "window": int(window),
+            "stride": int(stride),
+            "truncate": bool(truncate),
+            "output_hidden_states": bool(transformer_config.get("output_hidden_states", False)),
+            "output_attentions": bool(transformer_config.get("output_attentions", False)),
+        },
+    )
+    _bind_attrs(model)
+    return model
+
+
+def _bind_attrs(model: BackendModel) -> None:
+    """The contract's serialization and listener attributes, bound to this model's shim."""
+    shim: HFBackendShim = model.shims[0]
+    model.attrs["trf_to_disk"] = lambda path: shim.to_disk_dir(Path(path))
+    model.attrs["trf_from_disk"] = lambda path: shim.from_disk_dir(Path(path))
+    model.attrs["trf_to_bytes"] = lambda: _loaded(shim).to_bytes()
+    model.attrs["trf_from_bytes"] = lambda data: shim.from_bytes(data)
+    model.attrs["count_pieces"] = _count_pieces
+    try:
+        from trf_core.listener import replace_listener, replace_listener_cfg
+    except ImportError:  # the core's listener module is not there yet
+        return
+    model.attrs["replace_listener"] = replace_listener
+    model.attrs["replace_listener_cfg"] = replace_listener_cfg
+
+
+def _loaded(shim: HFBackendShim) -> HFBackendShim:
+    shim.ensure_loaded()
+    return shim
+
+
+def _count_pieces(docs: list[Doc]) -> list[int]:
+    """A cheap estimate of each doc's wordpieces, for grouping docs of similar length."""
+    return [2 + (4 * sum(1 for t in doc if not t.is_space)) // 3 for doc in docs]
+
+
+def get_shim(model: BackendModel) -> HFBackendShim:
+    """The backend's shim, with tokenizer and weights loaded."""
+    shim: HFBackendShim = model.shims[0]
+    shim.ensure_loaded()
+    return shim
+
+
+def _init(model: BackendModel, X: Any = None, Y: Any = None) -> None:
+    """Load tokenizer and weights (unless a load from disk or bytes already did)."""
+    get_shim(model)
+
+
+def max_input_length(tokenizer: Any, config: Any) -> int:
+    """The most pieces one model input may hold, specials included."""
+    limits: list[int] = []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
+        limits.append(tok_max)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        offset = 0
+        model_type = str(getattr(config, "model_type", ""))
+        if "roberta" in model_type or model_type in ("camembert", "longformer", "mpnet"):
+            offset = int(getattr(config, "pad_token_id", 1) or 0) + 1  # positions start past pad
+        limits.append(positions - offset)
+    if not limits:
+        raise ValueError(
+            "cannot tell the model's maximum input length (no tokenizer model_max_length or "
+            "config max_position_embeddings); set `window` in the model's config block"
+        )
+    return min(limits)
+
+
+def _window_size(model: BackendModel, shim: HFBackendShim) -> int:
+    limit = max_input_length(shim.tokenizer, shim.transformer.config)
+    window = int(model.attrs["window"])
+    if window == 0:
+        return limit
+    if window > limit:
+        raise ValueError(
+            f"window = {window} wordpieces is more than this model accepts ({limit}); "
+            f"set window to at most {limit}, or 0 for the maximum"
+        )
+    return window
+
+
+def _forward(
+    model: BackendModel, docs: list[Doc], is_train: bool
+) -> tuple[FullTransformerBatch, Callable[[Any], list[Any]]]:
+    from .pieces import plan_windows
+
+    shim = get_shim(model)
+    get_spans: SpanGetter = model.attrs["get_spans"]
+    spans = [list(doc_spans) for doc_spans in get_spans(docs)]
+    if len(spans) != len(docs):
+        raise ValueError(
+            f"the span getter returned spans for {len(spans)} docs, but got {len(docs)}; "
+            "it must return one list of spans per doc"
+        )
+    doc_lengths = [len(doc) for doc in docs]
+    flat_spans = [span for doc_spans in spans for span in doc_spans]
+    if not flat_spans:
+        return _empty_batch(model, shim, spans, doc_lengths), lambda d_docs: []
+    plan = plan_windows(
+        shim.tokenizer,
+        flat_spans,
+        window=_window_size(model, shim),
+        stride=int(model.attrs["stride"]),
+        truncate=bool(model.attrs["truncate"]),
+    )
+    if plan.n_truncated_spans:
+        warnings.warn(
+            f"trf-hf truncated {plan.n_truncated_spans} of {len(flat_spans)} spans to "
+            f"{_window_size(model, shim)} wordpieces, dropping {plan.n_dropped_pieces} "
+            "wordpieces: the tokens they covered get no vectors. Set truncate = false to run "
+            "long spans in overlapping windows instead.",
+            stacklevel=2,
+        )
+    inputs = _torch_inputs(model, shim, plan)
+    output, torch_backprop = shim(inputs, is_train)
+    model_output = ModelOutput()
+    torch_tensors: list[Any] = []
+    for key, value in output.items():
+        if isinstance(value, tuple):
+            model_output[key] = tuple(_to_xp(model, t) for t in value)
+            torch_tensors.extend(value)
+        else:
+            model_output[key] = _to_xp(model, value)
+            torch_tensors.append(value)
+    wordpieces = _wordpieces_to_xp(model, plan.wordpieces)
+    align = _align(shim, spans, plan, doc_lengths)
+    batch = FullTransformerBatch(
+        spans=spans,
+        wordpieces=wordpieces,
+        model_output=model_output,
+        align=align,
+        doc_lengths=doc_lengths,
+    )
+
+    def backprop(d_docs: list[list[Any]]) -> list[Any]:
+        grads = batch.unsplit_by_doc(d_docs)
+        tensors: list[Any] = []
+        grad_tensors: list[Any] = []
+        for tensor, grad in zip(torch_tensors, grads):
+            if grad is None or not tensor.requires_grad:
+                continue
+            tensors.append(tensor)
+            grad_tensors.append(_to_torch(grad, tensor))
+        if tensors:
+            torch_backprop(ArgsKwargs(args=(tensors,), kwargs={"grad_tensors": grad_tensors}))
+        return []
+
+    return batch, backprop
+
+
+def _torch_inputs(model: BackendModel, shim: HFBackendShim, plan: Any) -> ArgsKwargs:
+    import torch
+
+    device = shim.device
+
+    def tensor(array: numpy.ndarray) -> Any:
+        return torch.from_numpy(numpy.ascontiguousarray(array, dtype="int64")).to(device)
+
+    return ArgsKwargs(
+        args=(),
+        kwargs={
+            "input_ids": tensor(plan.window_ids),
+            "attention_mask": tensor(plan.window_mask),
+            "token_type_ids": (
+                None if plan.window_type_ids is None else tensor(plan.window_type_ids)
+            ),
+            "gather": tensor(plan.gather),
+            "window_span": tensor(plan.window_span),
+            "window_columns": tensor(plan.window_columns),
+            "n_spans": plan.n_spans,
+            "span_width": plan.span_width,
+            "output_hidden_states": bool(model.attrs.get("output_hidden_states", False)),
+            "output_attentions": bool(model.attrs.get("output_attentions", False)),
+        },
+    )
+
+
+def _to_xp(model: BackendModel, tensor: Any) -> Any:
+    """One conversion per output: float32, on thinc's current device (no copy on CPU)."""
+    from thinc.api import torch2xp
+
+    if tensor.dtype != _float32():
+        tensor = tensor.float()
+    return torch2xp(tensor.detach(), ops=model.ops)
+
+
+def _float32() -> Any:
+    import torch
+
+    return torch.float32
+
+
+def _to_torch(grad: Any, like: Any) -> Any:
+    from thinc.api import xp2torch
+
+    return xp2torch(grad, device=like.device).to(like.dtype)
+
+
+def _wordpieces_to_xp(model: BackendModel, wordpieces: WordpieceBatch) -> WordpieceBatch:
+    ops = model.ops
+    return WordpieceBatch(
+        strings=wordpieces.strings,
+        input_ids=ops.asarray2i(wordpieces.input_ids),
+        attention_mask=ops.asarray2i(wordpieces.attention_mask),
+        lengths=wordpieces.lengths,
+        token_type_ids=(
+            None if wordpieces.token_type_ids is None else ops.asarray2i(wordpieces.token_type_ids)
+        ),
+    )
+
+
+def _align(
+    shim: HFBackendShim, spans: list[list[Any]], plan: Any, doc_lengths: list[int]
+) -> Ragged:
+    from trf_core.align import align_batch, align_by_strings
+
+    if plan.offsets is not None:
+        return align_batch(spans, plan.offsets, plan.span_width, doc_lengths)
+    specials = list(getattr(shim.tokenizer, "all_special_tokens", []) or [])
+    return align_by_strings(
+        spans, plan.wordpieces.strings, plan.span_width, doc_lengths, special_tokens=specials
+    )
+
+
+def _empty_batch(
+    model: BackendModel,
+    shim: HFBackendShim,
+    spans: list[list[Any]],
+    doc_lengths: list[int],
+) -> FullTransformerBatch:
+    """A batch whose docs hold no spans: no rows, every token aligned to nothing."""
+    ops = model.ops
+    width = int(shim.transformer.config.hidden_size)
+    model_output = ModelOutput()
+    model_output["last_hidden_state"] = ops.alloc3f(0, 0, width)
+    if getattr(shim.transformer, "pooler", None) is not None:
+        model_output["pooler_output"] = ops.alloc2f(0, width)
+    if model.attrs.get("output_hidden_states"):
+        n_layers = int(shim.transformer.config.num_hidden_layers)
+        model_output["hidden_states"] = tuple(ops.alloc3f(0, 0, width) for _ in range(n_layers + 1))
+    align = Ragged(ops.alloc1i(0), ops.alloc1i(sum(doc_lengths)))
+    return FullTransformerBatch(
+        spans=spans,
+        wordpieces=WordpieceBatch.empty(ops.xp),
+        model_output=model_output,
+        align=align,
+        doc_lengths=doc_lengths,
+    )
