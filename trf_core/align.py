@@ -15,9 +15,9 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy
-from spacy.attrs import IDX, IS_SPACE, LENGTH
-from spacy.tokens import Doc, Span
 from numpy.typing import NDArray
+from spacy.attrs import IDX, LENGTH
+from spacy.tokens import Doc, Span
 from thinc.types import Ints2d, Ragged
 
 __all__ = ["align_batch", "align_by_strings"]
@@ -81,8 +81,8 @@ def _align_doc(
     starts, ends, rows = _doc_pieces(doc_spans, offsets, first_span, max_length)
     if not len(doc) or not len(starts):
         return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="int64")
-    attrs = doc.to_array([IDX, LENGTH, IS_SPACE]).astype("int64").reshape((-1, 3))
-    real = numpy.flatnonzero((attrs[:, 2] == 0) & (attrs[:, 1] > 0))
+    attrs = doc.to_array([IDX, LENGTH]).astype("int64").reshape((-1, 2))
+    real = numpy.flatnonzero(_visible_chars(doc.text, attrs[:, 0], attrs[:, 0] + attrs[:, 1]) > 0)
     tok_start = attrs[real, 0]
     tok_end = tok_start + attrs[real, 1]
     # Tokens never overlap and come in text order, so both bounds are sorted: the tokens a piece
@@ -95,6 +95,22 @@ def _align_doc(
     group_starts = numpy.repeat(numpy.cumsum(counts) - counts, counts)
     pair_pos = numpy.repeat(first, counts) + (numpy.arange(total) - group_starts)
     return real[pair_pos], pair_rows
+
+
+# Every whitespace code point lies below U+3001; listing them once keeps the check vectorised.
+_WHITESPACE = numpy.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype="uint32")
+
+
+def _visible_chars(text: str, starts: _Index, ends: _Index) -> _Index:
+    """How many non-whitespace characters each ``[start, end)`` range of ``text`` holds.
+
+    Whitespace tokens are found from the text itself rather than ``Token.is_space``, which a doc
+    built on a bare ``Vocab`` (no lexical attribute getters) reports as False for every token.
+    """
+    codes = numpy.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    visible = numpy.zeros((len(codes) + 1,), dtype="int64")
+    numpy.cumsum(~numpy.isin(codes, _WHITESPACE), out=visible[1:])
+    return visible[ends] - visible[starts]
 
 
 def _doc_pieces(
@@ -234,7 +250,7 @@ def align_by_strings(
             token_texts = [t.text for t in span]
             tok2piece, _ = get_alignments(token_texts, [pieces[j] for j in real])
             for t, piece_ids in enumerate(tok2piece):
-                if span[t].is_space or not piece_ids:
+                if span[t].text.isspace() or not piece_ids:
                     continue
                 rows = numpy.asarray([k * max_length + real[j] for j in piece_ids], dtype="int64")
                 token_parts.append(numpy.full(rows.shape, token_offset + span.start + t))
