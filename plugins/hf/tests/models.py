@@ -30,7 +30,7 @@ def bert_vocab() -> list[str]:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     chars = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list("0123456789.,;:!?-'\"()")
     pieces = ["##" + c for c in chars]
-    return specials + chars + _WORDS + _SUFFIXES + pieces
+    return list(dict.fromkeys(specials + chars + _WORDS + _SUFFIXES + pieces))  # no duplicates
 
 
 def make_bert(path: Path, max_positions: int = 32, layers: int = 2, seed: int = 0) -> Path:
