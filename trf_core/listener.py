@@ -1,0 +1,748 @@
+"""Listeners: how downstream components read the transformer's output.
+
+A listener is a layer inside a downstream component's model (a tagger's, a parser's, ...) that
+stands in for a token-to-vector network. It does not run the transformer: during
+``nlp.update`` the ``transformer`` component runs the batch once and hands every listener the
+per-doc outputs and a callback for gradients (:meth:`TransformerListener.receive`); at
+prediction time the listener reads ``doc._.trf_data``, which the component set earlier in the
+pipeline. That is how several components share one transformer without sharing a model object.
+
+Every listener is the same node, :class:`TransformerListener`, around a *head*: a
+``Model[list[TransformerData], list[Floats2d]]`` that picks what to read from each doc's
+outputs (the last hidden state, a set of hidden layers, a learned scalar mix of all of them) and
+pools each token's wordpiece rows into one vector. Tokens with no wordpiece get zeros and pass no
+gradient, whatever the pooler (:mod:`trf_core.pooling`).
+
+The gradient a listener sends upstream is scaled by its ``grad_factor`` (a float, or a thinc
+schedule evaluated once per update step); the head's own weights (a scalar mix) always learn.
+
+Registered architectures:
+
+- ``spacy-transformers.TransformerListener.v1`` and ``spacy-transformers.Tok2VecListener.v1``
+  (``grad_factor``, ``pooling``, ``upstream``): the last hidden state.
+- ``trf.TransformerLayersListener.v1`` (``layers``, ``combine``, ...): chosen hidden layers
+  (``layers = [-1, -2]`` counts from the top; 0 is the embedding output), combined by ``"mean"``
+  (the output keeps the transformer's width) or ``"concat"`` (width times the number of layers).
+- ``trf.ScalarMixListener.v1``: a learned softmax-weighted sum of every hidden layer, times a
+  learned scale (ELMo's scalar mix), initialised to the plain mean.
+- ``trf.StandaloneTransformerListener.v1`` (``backend``, ``listener``): what
+  ``nlp.replace_listeners`` turns a listener into, a component-owned copy of the transformer
+  followed by the listener's head.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import pairwise
+from typing import Any, Union, cast
+
+from spacy.tokens import Doc
+from thinc.api import Model, reduce_mean
+from thinc.types import Floats2d, Ragged
+
+from .data import FullTransformerBatch, ModelOutput, TransformerData
+from .extensions import install_extensions
+from .pooling import nonempty_pooling
+from .retention import mark_read
+from .types import TensorGradients
+
+__all__ = [
+    "GradFactor",
+    "TransformerListener",
+    "get_batch_id",
+    "last_layer_head",
+    "layers_head",
+    "replace_listener",
+    "replace_listener_cfg",
+    "scalar_mix_head",
+    "scalar_mix_listener_v1",
+    "standalone_listener",
+    "standalone_transformer_listener_v1",
+    "tok2vec_from_backend",
+    "transformer_layers_listener_v1",
+    "transformer_listener_tok2vec_v1",
+]
+
+install_extensions()
+
+GradFactorLike = Union[float, int, Iterator[float], Callable[[int], float]]
+
+LISTENER_ARCHITECTURES = (
+    "spacy-transformers.TransformerListener.v1",
+    "spacy-transformers.Tok2VecListener.v1",
+    "trf.TransformerLayersListener.v1",
+    "trf.ScalarMixListener.v1",
+)
+STANDALONE_ARCHITECTURE = "trf.StandaloneTransformerListener.v1"
+
+
+class GradFactor:
+    """A ``grad_factor``: a constant, or a schedule advanced once per update step.
+
+    thinc 8's schedules are generators, which cannot be copied; copies of a model share this
+    object instead (``copy``/``deepcopy`` return it), so copying a listener never fails.
+    """
+
+    def __init__(self, value: GradFactorLike) -> None:
+        if isinstance(value, GradFactor):
+            value = value.source
+        if isinstance(value, bool) or not (
+            isinstance(value, (int, float)) or callable(value) or isinstance(value, Iterator)
+        ):
+            raise TypeError(
+                f"grad_factor must be a number or a thinc schedule, got {type(value).__name__}; "
+                "use e.g. grad_factor = 1.0, or a [grad_factor] block with @schedules"
+            )
+        self.source = value
+        self.step = 0
+        self.last = float(value) if isinstance(value, (int, float)) else 1.0
+
+    def next(self) -> float:
+        """The factor for the next update step (advances a schedule by one)."""
+        value = self.source
+        if isinstance(value, (int, float)):
+            self.last = float(value)
+        elif isinstance(value, Iterator):
+            self.last = float(next(value))
+        else:
+            self.last = float(value(self.step))
+        self.step += 1
+        return self.last
+
+    def __copy__(self) -> GradFactor:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GradFactor:
+        return self
+
+    def __repr__(self) -> str:
+        return f"GradFactor({self.source!r})"
+
+
+def get_batch_id(docs: Iterable[Doc]) -> int:
+    """A content hash of a batch, to check a listener got the batch it was sent."""
+    return sum(sum(token.orth for token in doc) for doc in docs)
+
+
+class TransformerListener(Model):
+    """Stands in for a tok2vec layer; gets its input from an upstream ``transformer``.
+
+    ``upstream_name`` is the transformer component's name, or ``"*"`` for any.
+    """
+
+    name = "transformer-listener"
+
+    def __init__(
+        self,
+        upstream_name: str,
+        head: Model[list[TransformerData], list[Floats2d]],
+        grad_factor: GradFactorLike = 1.0,
+    ) -> None:
+        Model.__init__(
+            self,
+            name=self.name,
+            forward=_listener_forward,
+            init=_listener_init,
+            layers=[head],
+            dims={"nO": head.get_dim("nO") if head.has_dim("nO") else None},
+            attrs={"needs_hidden_states": bool(head.attrs.get("needs_hidden_states", False))},
+        )
+        self.upstream_name = upstream_name
+        self.grad_factor = GradFactor(grad_factor)
+        self.upstreams: set[str] = set()
+        self._batch_id: int | None = None
+        self._outputs: list[TransformerData] | None = None
+        self._backprop: Callable[[TensorGradients], Any] | None = None
+        self._factor = self.grad_factor.last
+        self._init_docs: list[Doc] | None = None
+        self._warned = False
+
+    @property
+    def head(self) -> Model[list[TransformerData], list[Floats2d]]:
+        return self.layers[0]
+
+    @classmethod
+    def get_batch_id(cls, inputs: Iterable[Doc]) -> int:
+        return get_batch_id(inputs)
+
+    def receive(
+        self,
+        batch_id: int,
+        outputs: list[TransformerData],
+        backprop: Callable[[TensorGradients], Any],
+    ) -> None:
+        """Store one update step's outputs and gradient callback (called by the transformer)."""
+        self._batch_id = batch_id
+        self._outputs = outputs
+        self._backprop = backprop
+        self._factor = self.grad_factor.next()
+
+    def set_upstream_shape(self, width: int, n_layers: int | None) -> None:
+        """Learn the transformer's width (and layer count), so empty input has a shape."""
+        _set_head_shape(self.head, width, n_layers)
+        if self.head.has_dim("nO") and not self.has_dim("nO"):
+            self.set_dim("nO", self.head.get_dim("nO"))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TransformerListener:
+        # Received batches and callbacks belong to one training step of one pipeline.
+        new = cast(TransformerListener, Model.__new__(type(self)))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key in ("_outputs", "_backprop", "_batch_id", "_init_docs"):
+                new.__dict__[key] = None
+            elif key == "upstreams":
+                new.__dict__[key] = set()
+            else:
+                new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
+
+
+def _listener_init(
+    model: TransformerListener, X: list[Doc] | None = None, Y: Any = None
+) -> TransformerListener:
+    # A chain initialises a layer, then calls its predict on the same docs to shape the next
+    # layer: those docs were never seen by the transformer, and that is expected, not a warning.
+    model._init_docs = X
+    model.head.initialize()
+    return model
+
+
+def _listener_forward(
+    model: TransformerListener, docs: list[Doc], is_train: bool
+) -> tuple[list[Floats2d], Callable[[list[Floats2d]], list[Any]]]:
+    upstream: Callable[[TensorGradients], Any] | None = None
+    data: list[TransformerData]
+    if is_train and model._batch_id is not None and model._batch_id == get_batch_id(docs):
+        data = list(model._outputs or [])
+        upstream = model._backprop
+        factor = model._factor
+    else:
+        if is_train and model._batch_id is not None and any(d._.trf_data is None for d in docs):
+            raise ValueError(
+                "the transformer listener got a batch of docs that differs from the one its "
+                "transformer component sent it during this update, and the docs carry no "
+                "doc._.trf_data to fall back on. Update the transformer and its listening "
+                "components together (nlp.update), or let the transformer annotate the docs "
+                "first (training.annotating_components)."
+            )
+        data = _read_docs(model, docs)
+        factor = 0.0
+    if len(data) != len(docs):
+        raise ValueError(
+            f"the transformer listener has outputs for {len(data)} docs but was given "
+            f"{len(docs)}; this is a bug in the code that fed it"
+        )
+    outputs, bp_head = model.head(data, is_train)
+    if not model.has_dim("nO") and model.head.has_dim("nO"):
+        model.set_dim("nO", model.head.get_dim("nO"))
+    for doc, out in zip(docs, outputs):
+        if out.shape[0] != len(doc):
+            raise ValueError(
+                f"the transformer output aligns {out.shape[0]} tokens, but the doc has "
+                f"{len(doc)}: doc._.trf_data belongs to another tokenization of the text"
+            )
+
+    def backprop(d_outputs: list[Floats2d]) -> list[Any]:
+        d_tensors = bp_head(d_outputs)  # always: the head's own weights learn
+        if upstream is None:
+            return []
+        upstream(_scale(d_tensors, factor))
+        return []
+
+    return outputs, backprop
+
+
+def _read_docs(model: TransformerListener, docs: list[Doc]) -> list[TransformerData]:
+    """Each doc's ``doc._.trf_data``; docs the transformer never saw read as empty."""
+    missing = [doc for doc in docs if doc._.trf_data is None]
+    if missing and docs is not model._init_docs and any(len(doc) for doc in missing):
+        if not model.upstreams:
+            raise ValueError(
+                f"a transformer listener (upstream {model.upstream_name!r}) has no transformer "
+                "component to listen to, and the docs carry no doc._.trf_data. Add a "
+                "'transformer' component before the component that uses this listener, e.g. "
+                "nlp.add_pipe('transformer', first=True), or give that component its own "
+                "transformer with nlp.replace_listeners."
+            )
+        if not model._warned:
+            model._warned = True
+            warnings.warn(
+                f"a transformer listener got docs without doc._.trf_data (is the transformer "
+                f"component {sorted(model.upstreams)} disabled?); it returns zero vectors for "
+                "them. Enable the transformer component to get real vectors.",
+                UserWarning,
+                stacklevel=3,
+            )
+    if docs is model._init_docs:
+        model._init_docs = None
+    data: list[TransformerData] = []
+    for doc in docs:
+        value = doc._.trf_data
+        if value is None:
+            data.append(TransformerData.empty(len(doc), model.ops.xp))
+        else:
+            if not isinstance(value, TransformerData):
+                raise TypeError(
+                    f"doc._.trf_data holds a {type(value).__name__}, not a TransformerData; "
+                    "something other than the transformer component wrote it"
+                )
+            data.append(value)
+        mark_read(doc, model.id)
+    return data
+
+
+def _scale(d_tensors: TensorGradients, factor: float) -> TensorGradients:
+    if factor == 0:
+        return [[None] * len(doc_grads) for doc_grads in d_tensors]
+    if factor == 1:
+        return d_tensors
+    return [[None if g is None else g * factor for g in doc_grads] for doc_grads in d_tensors]
+
+
+# --- heads: what a listener reads from each doc's outputs --------------------------------
+
+
+def _slots(output: ModelOutput) -> tuple[dict[str, list[int]], int]:
+    """Where each output lives in the flat ``tensors`` list, and how long that list is."""
+    slots: dict[str, list[int]] = {}
+    i = 0
+    for key, value in output.items():
+        if value is None:
+            continue
+        n = len(value) if isinstance(value, (tuple, list)) else 1
+        slots[key] = list(range(i, i + n))
+        i += n
+    return slots, i
+
+
+def _hidden_states(model: Model, output: ModelOutput) -> Sequence[Any]:
+    states = output.get("hidden_states")
+    if not states:
+        raise ValueError(
+            f"the listener layer {model.name!r} reads hidden layers, but the transformer's output "
+            f"has only {', '.join(output) or 'nothing'}. The transformer component asks its model "
+            "for hidden states when a listener needs them: check the listener's upstream names "
+            "that component, or set model.attrs['output_hidden_states'] = True on the backend."
+        )
+    return cast(Sequence[Any], states)
+
+
+def _select_last(model: Model, output: ModelOutput) -> tuple[Any, Callable[[Any], dict[int, Any]]]:
+    slots, _ = _slots(output)
+    key = "last_hidden_state" if "last_hidden_state" in slots else next(iter(slots))
+    index = slots[key][0]
+    return output[key], lambda d: {index: d}
+
+
+def _select_layers(
+    model: Model, output: ModelOutput
+) -> tuple[Any, Callable[[Any], dict[int, Any]]]:
+    states = _hidden_states(model, output)
+    slots, _ = _slots(output)
+    n = len(states)
+    chosen = []
+    for layer in model.attrs["layers"]:
+        if not -n <= layer < n:
+            raise ValueError(
+                f"the listener reads layer {layer}, but the transformer has {n} hidden states "
+                f"(embeddings + {n - 1} layers): use indices from {-n} to {n - 1}"
+            )
+        chosen.append(layer % n)
+    indices = [slots["hidden_states"][i] for i in chosen]
+    xp = model.ops.xp
+    if model.attrs["combine"] == "concat":
+        feats = xp.concatenate([states[i] for i in chosen], axis=-1)
+        width = int(states[0].shape[-1])
+
+        def bp_concat(d: Any) -> dict[int, Any]:
+            grads: dict[int, Any] = {}
+            for k, index in enumerate(indices):
+                part = d[..., k * width : (k + 1) * width]
+                grads[index] = part + grads[index] if index in grads else part
+            return grads
+
+        return feats, bp_concat
+    feats = sum(states[i] for i in chosen) / len(chosen)
+
+    def bp_mean(d: Any) -> dict[int, Any]:
+        grads: dict[int, Any] = {}
+        share = d / len(chosen)
+        for index in indices:
+            grads[index] = share + grads[index] if index in grads else share
+        return grads
+
+    return feats, bp_mean
+
+
+def _select_mix(model: Model, output: ModelOutput) -> tuple[Any, Callable[[Any], dict[int, Any]]]:
+    states = _hidden_states(model, output)
+    slots, _ = _slots(output)
+    _ensure_mix_params(model, len(states))
+    xp = model.ops.xp
+    weights = model.get_param("mix_weights")
+    scale = model.get_param("mix_scale")
+    shifted = xp.exp(weights - weights.max())
+    probs = shifted / shifted.sum()
+    mixed = sum(float(probs[i]) * states[i] for i in range(len(states)))
+    gamma = float(scale[0])
+    indices = slots["hidden_states"]
+
+    def bp_mix(d: Any) -> dict[int, Any]:
+        dots = xp.asarray([float((states[i] * d).sum()) for i in range(len(states))])
+        d_scale = float((probs * dots).sum())
+        d_probs = gamma * dots
+        d_weights = probs * (d_probs - float((probs * d_probs).sum()))
+        model.inc_grad("mix_weights", d_weights.astype(weights.dtype))
+        model.inc_grad("mix_scale", xp.asarray([d_scale], dtype=scale.dtype))
+        return {index: (gamma * float(probs[i])) * d for i, index in enumerate(indices)}
+
+    return gamma * mixed, bp_mix
+
+
+def _ensure_mix_params(model: Model, n_layers: int) -> None:
+    if model.has_param("mix_weights"):
+        have = int(model.get_param("mix_weights").shape[0])
+        if have != n_layers:
+            raise ValueError(
+                f"the scalar mix was built for {have} hidden states, but the transformer gives "
+                f"{n_layers}; a trained scalar mix only works with the transformer it was "
+                "trained with"
+            )
+        return
+    model.set_dim("nL", n_layers)
+    model.set_param("mix_weights", model.ops.alloc1f(n_layers))
+    model.set_param("mix_scale", model.ops.asarray1f([1.0]))
+
+
+_SELECTORS = {"last": _select_last, "layers": _select_layers, "mix": _select_mix}
+
+
+def _make_head(
+    select: str,
+    pooling: Model[Ragged, Floats2d],
+    *,
+    attrs: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    dims: dict[str, int | None] | None = None,
+) -> Model[list[TransformerData], list[Floats2d]]:
+    all_attrs: dict[str, Any] = {"select": select, "needs_hidden_states": select != "last"}
+    all_attrs.update(attrs or {})
+    return Model(
+        f"trf-head-{select}",
+        _head_forward,
+        init=_head_init,
+        layers=[nonempty_pooling(pooling)],
+        attrs=all_attrs,
+        params=params or {},
+        dims={"nO": None, **(dims or {})},
+    )
+
+
+def last_layer_head(
+    pooling: Model[Ragged, Floats2d],
+) -> Model[list[TransformerData], list[Floats2d]]:
+    """Pool each token's rows of the last hidden state."""
+    return _make_head("last", pooling)
+
+
+def layers_head(
+    pooling: Model[Ragged, Floats2d], layers: Sequence[int], combine: str = "mean"
+) -> Model[list[TransformerData], list[Floats2d]]:
+    """Pool each token's rows of the chosen hidden layers, combined by mean or concatenation."""
+    layers = [int(layer) for layer in layers]
+    if not layers:
+        raise ValueError("layers is empty: name at least one hidden layer, e.g. layers = [-1]")
+    if combine not in ("mean", "concat"):
+        raise ValueError(
+            f"combine={combine!r}: use 'mean' (keeps the width) or 'concat' (width x layers)"
+        )
+    return _make_head("layers", pooling, attrs={"layers": layers, "combine": combine})
+
+
+def scalar_mix_head(
+    pooling: Model[Ragged, Floats2d],
+) -> Model[list[TransformerData], list[Floats2d]]:
+    """Pool a learned softmax-weighted mix (times a learned scale) of every hidden layer."""
+    return _make_head(
+        "mix", pooling, params={"mix_weights": None, "mix_scale": None}, dims={"nL": None}
+    )
+
+
+def _head_width(model: Model, width: int) -> int:
+    if model.attrs["select"] == "layers" and model.attrs["combine"] == "concat":
+        return width * len(model.attrs["layers"])
+    return width
+
+
+def _set_head_shape(model: Model, width: int, n_layers: int | None) -> None:
+    if not model.has_dim("nO"):
+        model.set_dim("nO", _head_width(model, width))
+    if model.attrs["select"] == "mix" and n_layers is not None:
+        _ensure_mix_params(model, n_layers)
+
+
+def _head_init(model: Model, X: Any = None, Y: Any = None) -> Model:
+    model.layers[0].initialize()
+    return model
+
+
+def _head_forward(
+    model: Model[list[TransformerData], list[Floats2d]],
+    data: list[TransformerData],
+    is_train: bool,
+) -> tuple[list[Floats2d], Callable[[list[Floats2d]], TensorGradients]]:
+    ops = model.ops
+    xp = ops.xp
+    select = _SELECTORS[model.attrs["select"]]
+    feats: list[Any] = []
+    feat_bps: list[Callable[[Any], dict[int, Any]] | None] = []
+    n_tensors: list[int] = []
+    for doc_data in data:
+        n_tensors.append(len(doc_data.tensors))
+        if not doc_data.tensors or doc_data.align.dataXd.size == 0:
+            feats.append(None)
+            feat_bps.append(None)
+            continue
+        value, bp = select(model, doc_data.model_output)
+        feats.append(value)
+        feat_bps.append(bp)
+    widths = {int(f.shape[-1]) for f in feats if f is not None}
+    if len(widths) > 1:
+        raise ValueError(f"the docs of one batch have outputs of different widths: {widths}")
+    if widths:
+        width = widths.pop()
+        if not model.has_dim("nO"):
+            model.set_dim("nO", width)
+        elif model.get_dim("nO") != width:
+            raise ValueError(
+                f"the listener expects vectors of width {model.get_dim('nO')} but the "
+                f"transformer gives {width}; was the listener trained with another transformer?"
+            )
+    elif not model.has_dim("nO"):
+        raise ValueError(
+            "the listener does not know the transformer's width yet, and no doc in this batch "
+            "has transformer output to learn it from. Initialize the pipeline (nlp.initialize()) "
+            "so the transformer component can tell its listeners."
+        )
+    width = model.get_dim("nO")
+    rows: list[Any] = []
+    lengths: list[Any] = []
+    n_tokens: list[int] = []
+    for doc_data, feat in zip(data, feats):
+        n_tokens.append(int(doc_data.align.lengths.shape[0]))
+        lengths.append(xp.asarray(doc_data.align.lengths, dtype="int32"))
+        if feat is None:
+            rows.append(ops.alloc2f(0, width))
+        else:
+            flat = feat.reshape((-1, width))
+            rows.append(flat[_row_indices(doc_data, xp)])
+    all_rows = xp.concatenate(rows, axis=0) if rows else ops.alloc2f(0, width)
+    all_lengths = xp.concatenate(lengths) if lengths else xp.zeros((0,), dtype="int32")
+    pooled, bp_pooled = model.layers[0](Ragged(all_rows.astype("float32"), all_lengths), is_train)
+    splits = _cumsum(n_tokens)
+    outputs = [pooled[start:end] for start, end in pairwise(splits)]
+    row_counts = [int(r.shape[0]) for r in rows]
+
+    def backprop(d_outputs: list[Floats2d]) -> TensorGradients:
+        if len(d_outputs) != len(data):
+            raise ValueError(
+                f"got gradients for {len(d_outputs)} docs, but the listener returned {len(data)}"
+            )
+        d_pooled = (
+            xp.concatenate(d_outputs, axis=0) if d_outputs else ops.alloc2f(0, pooled.shape[1])
+        )
+        d_rows = bp_pooled(d_pooled).dataXd
+        row_splits = _cumsum(row_counts)
+        grads: TensorGradients = []
+        for i, (doc_data, feat, bp) in enumerate(zip(data, feats, feat_bps)):
+            doc_grads: list[Any] = [None] * n_tensors[i]
+            if feat is not None and bp is not None:
+                d_flat = ops.alloc2f(int(feat.size // width), width, dtype=feat.dtype)
+                ops.scatter_add(
+                    d_flat,
+                    _row_indices(doc_data, xp),
+                    d_rows[row_splits[i] : row_splits[i + 1]].astype(feat.dtype),
+                )
+                for index, grad in bp(d_flat.reshape(feat.shape)).items():
+                    doc_grads[index] = grad
+            grads.append(doc_grads)
+        return grads
+
+    return outputs, backprop
+
+
+def _row_indices(doc_data: TransformerData, xp: Any) -> Any:
+    """A doc's aligned row indices as a flat int array (a Ragged may hold them as a column)."""
+    return xp.asarray(doc_data.align.dataXd, dtype="int64").reshape((-1,))
+
+
+def _cumsum(counts: Sequence[int]) -> list[int]:
+    out = [0]
+    for count in counts:
+        out.append(out[-1] + count)
+    return out
+
+
+# --- registered architectures ---------------------------------------------------------------
+
+
+def _default_pooling(pooling: Model[Ragged, Floats2d] | None) -> Model[Ragged, Floats2d]:
+    return reduce_mean() if pooling is None else pooling
+
+
+def transformer_listener_tok2vec_v1(
+    pooling: Model[Ragged, Floats2d],
+    grad_factor: float = 1.0,
+    upstream: str = "*",
+) -> Model[list[Doc], list[Floats2d]]:
+    """``spacy-transformers.TransformerListener.v1`` / ``Tok2VecListener.v1``: the last layer."""
+    return TransformerListener(upstream, last_layer_head(_default_pooling(pooling)), grad_factor)
+
+
+def transformer_layers_listener_v1(
+    pooling: Model[Ragged, Floats2d],
+    layers: list[int] = [-1],  # noqa: B006 (configs need a plain list default)
+    combine: str = "mean",
+    grad_factor: float = 1.0,
+    upstream: str = "*",
+) -> Model[list[Doc], list[Floats2d]]:
+    """``trf.TransformerLayersListener.v1``: chosen hidden layers, by mean or concatenation."""
+    return TransformerListener(upstream, layers_head(pooling, layers, combine), grad_factor)
+
+
+def scalar_mix_listener_v1(
+    pooling: Model[Ragged, Floats2d],
+    grad_factor: float = 1.0,
+    upstream: str = "*",
+) -> Model[list[Doc], list[Floats2d]]:
+    """``trf.ScalarMixListener.v1``: a learned scalar mix of every hidden layer."""
+    return TransformerListener(upstream, scalar_mix_head(pooling), grad_factor)
+
+
+# --- standalone copies: replace_listeners and Tok2VecTransformer ---------------------------
+
+
+def standalone_listener(
+    backend: Model[list[Doc], FullTransformerBatch],
+    head: Model[list[TransformerData], list[Floats2d]],
+    grad_factor: GradFactorLike = 1.0,
+) -> Model[list[Doc], list[Floats2d]]:
+    """A transformer the component owns, read through ``head``: docs in, token vectors out."""
+    if head.attrs.get("needs_hidden_states"):
+        backend.attrs["output_hidden_states"] = True
+    return Model(
+        "trf-standalone-listener",
+        _standalone_forward,
+        init=_standalone_init,
+        layers=[backend, head],
+        dims={"nO": head.get_dim("nO") if head.has_dim("nO") else None},
+        attrs={"grad_factor": GradFactor(grad_factor)},
+    )
+
+
+def tok2vec_from_backend(
+    backend: Model[list[Doc], FullTransformerBatch],
+    pooling: Model[Ragged, Floats2d],
+    grad_factor: GradFactorLike,
+) -> Model[list[Doc], list[Floats2d]]:
+    """Token vectors straight from a backend, pooled from its last hidden state."""
+    return standalone_listener(backend, last_layer_head(pooling), grad_factor)
+
+
+def _standalone_init(model: Model, X: list[Doc] | None = None, Y: Any = None) -> Model:
+    backend, head = model.layers
+    backend.initialize(X=X)
+    if X:
+        batch = backend.predict(X)
+        width, n_layers = _output_shape(batch.model_output)
+        if width is not None:
+            _set_head_shape(head, width, n_layers)
+    head.initialize()
+    if head.has_dim("nO") and not model.has_dim("nO"):
+        model.set_dim("nO", head.get_dim("nO"))
+    return model
+
+
+def _standalone_forward(
+    model: Model, docs: list[Doc], is_train: bool
+) -> tuple[list[Floats2d], Callable[[list[Floats2d]], list[Any]]]:
+    backend, head = model.layers
+    batch, bp_batch = backend(docs, is_train)
+    outputs, bp_head = head(batch.doc_data, is_train)
+    if head.has_dim("nO") and not model.has_dim("nO"):
+        model.set_dim("nO", head.get_dim("nO"))
+    grad_factor: GradFactor = model.attrs["grad_factor"]
+    factor = grad_factor.next() if is_train else grad_factor.last
+
+    def backprop(d_outputs: list[Floats2d]) -> list[Any]:
+        d_tensors = _scale(bp_head(d_outputs), factor)
+        # No gradient at all (grad_factor 0): leave the backend alone, so not even weight
+        # decay touches it.
+        if any(g is not None for doc_grads in d_tensors for g in doc_grads):
+            bp_batch(d_tensors)
+        return []
+
+    return outputs, backprop
+
+
+def _output_shape(output: ModelOutput) -> tuple[int | None, int | None]:
+    states = output.get("hidden_states")
+    n_layers = len(states) if states else None
+    tensors = output.flat()
+    return (int(tensors[0].shape[-1]) if tensors else None), n_layers
+
+
+def standalone_transformer_listener_v1(
+    backend: Model[list[Doc], FullTransformerBatch],
+    listener: Model[list[Doc], list[Floats2d]],
+) -> Model[list[Doc], list[Floats2d]]:
+    """``trf.StandaloneTransformerListener.v1``: ``listener``'s head over its own ``backend``.
+
+    This is what ``nlp.replace_listeners`` writes into a component's config, so a pipeline whose
+    listeners were replaced loads again from its config.
+    """
+    if not isinstance(listener, TransformerListener):
+        raise TypeError(
+            "trf.StandaloneTransformerListener.v1 needs a transformer listener in 'listener' "
+            f"(one of {', '.join(LISTENER_ARCHITECTURES)}), got {listener.name!r}"
+        )
+    return standalone_listener(backend, listener.head, listener.grad_factor)
+
+
+def replace_listener(
+    model: Model[list[Doc], FullTransformerBatch],
+    listener: Model | None = None,
+    transformer: Any = None,
+) -> Model[list[Doc], list[Floats2d]]:
+    """spaCy's ``replace_listener`` callback: a listener becomes a copy of its transformer.
+
+    spaCy passes the backend's copy, the listener node and the transformer component; the
+    listener's head (with any weights it learned) and grad_factor move over, so predictions do
+    not change. Called with the model alone, it reads the last layer with ``reduce_mean``.
+    """
+    if isinstance(listener, TransformerListener):
+        return standalone_listener(model, listener.head, listener.grad_factor)
+    return tok2vec_from_backend(model, reduce_mean(), 1.0)
+
+
+def replace_listener_cfg(
+    tok2vec_model_name: dict[str, Any], listener_cfg: dict[str, Any]
+) -> dict[str, Any]:
+    """spaCy's ``replace_listener_cfg`` callback: the config :func:`replace_listener` builds.
+
+    ``tok2vec_model_name`` is the transformer component's ``model`` block, ``listener_cfg`` the
+    listener's block.
+    """
+    name = listener_cfg.get("@architectures")
+    if name not in LISTENER_ARCHITECTURES:
+        raise ValueError(
+            f"replace_listeners found {name!r} at the listener's place in the config, but can "
+            f"only replace transformer listeners ({', '.join(LISTENER_ARCHITECTURES)})"
+        )
+    return {
+        "@architectures": STANDALONE_ARCHITECTURE,
+        "backend": copy.deepcopy(dict(tok2vec_model_name)),
+        "listener": copy.deepcopy(dict(listener_cfg)),
+    }
