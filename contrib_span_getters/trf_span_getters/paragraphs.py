@@ -6,12 +6,14 @@ first paragraph stays with the first, so the spans partition the doc: every toke
 """
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
 
-from trf_core.types import SpanGetter
-
 from ._checks import as_doc_list, positive_int
+
+if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
+    from trf_core.types import SpanGetter
 
 NAME = "trf.paragraph_spans.v1"
 
@@ -43,7 +45,7 @@ def paragraph_bounds(doc: Doc, min_newlines: int = 2) -> list[tuple[int, int]]:
     return bounds
 
 
-def configure_paragraph_spans(min_newlines: int = 2) -> SpanGetter:
+def configure_paragraph_spans(min_newlines: int = 2) -> "SpanGetter":
     """``trf.paragraph_spans.v1``: one span per paragraph (blank-line separated)."""
     positive_int(min_newlines, "min_newlines", NAME)
 

@@ -5,12 +5,14 @@ nothing has set; instead of spaCy's generic E030 they say which component to add
 """
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
 
-from trf_core.types import SpanGetter
-
 from ._checks import as_doc_list, non_negative_int, positive_int
+
+if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
+    from trf_core.types import SpanGetter
 
 
 def doc_sentences(doc: Doc, getter: str) -> list[Span]:
@@ -32,7 +34,7 @@ def get_sent_spans(docs: Iterable[Doc]) -> list[list[Span]]:
     return [doc_sentences(doc, "sent_spans.v1") for doc in as_doc_list(docs, "sent_spans.v1")]
 
 
-def configure_get_sent_spans() -> SpanGetter:
+def configure_get_sent_spans() -> "SpanGetter":
     """``sent_spans.v1`` / ``spacy-transformers.sent_spans.v1``: takes no settings."""
     return get_sent_spans
 
@@ -46,7 +48,7 @@ def sent_context_bounds(sent_bounds: list[tuple[int, int]], context: int) -> lis
     ]
 
 
-def configure_sent_context_spans(context: int = 1) -> SpanGetter:
+def configure_sent_context_spans(context: int = 1) -> "SpanGetter":
     """``trf.sent_context_spans.v1``: each sentence with ``context`` neighbours on each side.
 
     Every sentence is read once as the centre of its own span, so each token gets vectors computed
@@ -91,7 +93,7 @@ def packed_bounds(sent_bounds: list[tuple[int, int]], max_tokens: int) -> list[t
     return out
 
 
-def configure_packed_sent_spans(max_tokens: int = 128) -> SpanGetter:
+def configure_packed_sent_spans(max_tokens: int = 128) -> "SpanGetter":
     """``trf.packed_sent_spans.v1``: whole sentences packed into spans of <= ``max_tokens`` tokens.
 
     Fewer, fuller spans than ``sent_spans.v1`` (less padding, more context) while never cutting a

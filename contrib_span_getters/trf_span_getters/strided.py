@@ -14,12 +14,14 @@ So a doc shorter than ``stride`` is one span however long ``window`` is, and wit
 
 import warnings
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
 
-from trf_core.types import SpanGetter
-
 from ._checks import as_doc_list, positive_int
+
+if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
+    from trf_core.types import SpanGetter
 
 NAME = "spacy-transformers.strided_spans.v1"
 
@@ -49,7 +51,7 @@ def get_strided_spans(docs: Iterable[Doc], window: int, stride: int) -> list[lis
     ]
 
 
-def configure_strided_spans(window: int, stride: int) -> SpanGetter:
+def configure_strided_spans(window: int, stride: int) -> "SpanGetter":
     """``spacy-transformers.strided_spans.v1``: ``window`` and ``stride`` in spaCy tokens.
 
     ``stride == window`` reads every token once; ``stride < window`` overlaps windows so tokens

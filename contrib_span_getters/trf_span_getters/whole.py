@@ -6,12 +6,14 @@ a doc empty transformer data, so nothing downstream changes.
 """
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
 
-from trf_core.types import SpanGetter
-
 from ._checks import as_doc_list
+
+if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
+    from trf_core.types import SpanGetter
 
 
 def get_doc_spans(docs: Iterable[Doc]) -> list[list[Span]]:
@@ -19,6 +21,6 @@ def get_doc_spans(docs: Iterable[Doc]) -> list[list[Span]]:
     return [[doc[:]] if len(doc) else [] for doc in as_doc_list(docs, "doc_spans.v1")]
 
 
-def configure_get_doc_spans() -> SpanGetter:
+def configure_get_doc_spans() -> "SpanGetter":
     """``doc_spans.v1`` / ``spacy-transformers.doc_spans.v1``: takes no settings."""
     return get_doc_spans
