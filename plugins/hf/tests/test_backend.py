@@ -208,7 +208,7 @@ def test_missing_model_says_where_it_looked(tmp_path: Path) -> None:
 
 def test_folder_without_config_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "vocab.txt").write_text("[PAD]\n")
-    with pytest.raises(ModelNotFoundError, match="holds no config.json"):
+    with pytest.raises(ModelNotFoundError, match=r"holds no config\.json"):
         TransformerModel(str(tmp_path), get_spans=doc_spans).initialize()
 
 
