@@ -1,0 +1,185 @@
+"""The throwaway plugin distributions the plugin-system tests install (see plugsys_factory).
+
+Names start with ``kt`` so they never collide with real plugins installed beside them.
+"""
+
+from __future__ import annotations
+
+from plugsys_factory import FakeDistribution
+
+GOOD = FakeDistribution(
+    "kt-good",
+    "1.2.3",
+    """
+    from trf_core import hookimpl
+
+    def whole_doc_getter():
+        def get_spans(docs):
+            return [[doc[:]] if len(doc) else [] for doc in docs]
+        return get_spans
+
+    def first_token_getter():
+        def get_spans(docs):
+            return [[doc[:1]] if len(doc) else [] for doc in docs]
+        return get_spans
+
+    def count_setter(key: str = "kt.n_spans"):
+        def set_annotations(docs, batch):
+            for doc, spans in zip(docs, batch.spans):
+                doc.user_data[key] = len(spans)
+        return set_annotations
+
+    def sum_pooler():
+        from thinc.api import reduce_sum
+        return reduce_sum()
+
+    @hookimpl
+    def trf_span_getters():
+        # kt.first_token.v1 is also declared as a catalogue entry point by this same
+        # distribution: declaring a name both ways is not a conflict.
+        return {"kt.whole_doc.v1": whole_doc_getter, "kt.first_token.v1": first_token_getter}
+
+    @hookimpl
+    def trf_annotation_setters():
+        return {"kt.count.v1": count_setter}
+
+    @hookimpl
+    def trf_poolers():
+        return {"kt.sum_pool.v1": sum_pooler}
+    """,
+    {
+        "trf_core": {"kt_good": "kt_good.plugin"},
+        "spacy_span_getters": {"kt.first_token.v1": "kt_good.plugin:first_token_getter"},
+    },
+)
+
+BROKEN_IMPORT = FakeDistribution(
+    "kt-broken-import",
+    "0.0.1",
+    """
+    import kt_module_that_does_not_exist  # noqa: F401
+    """,
+    {"trf_core": {"kt_broken_import": "kt_broken_import.plugin"}},
+)
+
+RAISING_HOOK = FakeDistribution(
+    "kt-raising-hook",
+    "0.0.2",
+    """
+    from trf_core import hookimpl
+
+    @hookimpl
+    def trf_annotation_setters():
+        return {"kt.fine_setter.v1": lambda: (lambda docs, batch: None)}
+
+    @hookimpl
+    def trf_span_getters():
+        raise RuntimeError("kt hook exploded")
+    """,
+    {"trf_core": {"kt_raising_hook": "kt_raising_hook.plugin"}},
+)
+
+BAD_SIGNATURE = FakeDistribution(
+    "kt-bad-signature",
+    "0.0.3",
+    """
+    from trf_core import hookimpl
+
+    @hookimpl
+    def trf_span_getters(window):
+        return {}
+    """,
+    {"trf_core": {"kt_bad_signature": "kt_bad_signature.plugin"}},
+)
+
+BAD_RETURN = FakeDistribution(
+    "kt-bad-return",
+    "0.0.4",
+    """
+    from trf_core import hookimpl
+
+    @hookimpl
+    def trf_poolers():
+        return ["kt.not_a_dict.v1"]
+    """,
+    {"trf_core": {"kt_bad_return": "kt_bad_return.plugin"}},
+)
+
+
+def _conflicting(name: str, version: str) -> FakeDistribution:
+    package = name.replace("-", "_")
+    return FakeDistribution(
+        name,
+        version,
+        f"""
+        from trf_core import hookimpl
+
+        def make_getter():
+            def get_spans(docs):
+                return [[doc[:]] for doc in docs]
+            get_spans.provider = "{name}"
+            return get_spans
+
+        @hookimpl
+        def trf_span_getters():
+            return {{"kt.shared.v1": make_getter, "kt.only_{package}.v1": make_getter}}
+        """,
+        {"trf_core": {package: f"{package}.plugin"}},
+    )
+
+
+CONFLICT_A = _conflicting("kt-conflict-a", "1.0.0")
+CONFLICT_B = _conflicting("kt-conflict-b", "2.0.0")
+
+ENTRY_POINT_CLAIMANT = FakeDistribution(
+    "kt-ep-claimant",
+    "3.1.4",
+    """
+    def whole_doc_getter():
+        return lambda docs: [[doc[:]] for doc in docs]
+    """,
+    {"spacy_span_getters": {"kt.shared_ep.v1": "kt_ep_claimant.plugin:whole_doc_getter"}},
+)
+
+HOOK_CLAIMANT = FakeDistribution(
+    "kt-hook-claimant",
+    "0.9.0",
+    """
+    from trf_core import hookimpl
+
+    @hookimpl
+    def trf_span_getters():
+        return {"kt.shared_ep.v1": lambda: (lambda docs: [[] for _ in docs])}
+    """,
+    {"trf_core": {"kt_hook_claimant": "kt_hook_claimant.plugin"}},
+)
+
+REDUCE_MEAN = FakeDistribution(
+    "kt-reduce-mean",
+    "0.5.0",
+    """
+    from trf_core import hookimpl
+
+    def my_reduce_mean():
+        from thinc.api import reduce_sum
+        return reduce_sum()
+
+    @hookimpl
+    def trf_poolers():
+        return {"reduce_mean.v1": my_reduce_mean}
+    """,
+    {"trf_core": {"kt_reduce_mean": "kt_reduce_mean.plugin"}},
+)
+
+ALL = [
+    GOOD,
+    BROKEN_IMPORT,
+    RAISING_HOOK,
+    BAD_SIGNATURE,
+    BAD_RETURN,
+    CONFLICT_A,
+    CONFLICT_B,
+    ENTRY_POINT_CLAIMANT,
+    HOOK_CLAIMANT,
+    REDUCE_MEAN,
+]
