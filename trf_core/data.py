@@ -133,7 +133,9 @@ class WordpieceBatch:
     @classmethod
     def from_dict(cls, msg: Mapping[str, Any]) -> WordpieceBatch:
         n_spans = len(msg["lengths"])
-        input_ids = numpy.asarray(msg["input_ids"], dtype="int32").reshape((n_spans, -1))
+        raw_ids = numpy.asarray(msg["input_ids"], dtype="int32")
+        # numpy cannot infer the -1 of an empty array: a batch without pieces is (n_spans, 0).
+        input_ids = raw_ids.reshape((n_spans, -1 if raw_ids.size else 0))
         attention_mask = msg.get("attention_mask")
         if attention_mask is None:
             attention_mask = numpy.zeros_like(input_ids)
