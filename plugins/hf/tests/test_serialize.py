@@ -1,0 +1,91 @@
+"""Saving and loading: HF model folders on disk, msgpack in bytes, identical outputs after."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy
+import pytest
+import srsly
+from helpers import NLP, as_numpy, doc_spans
+from test_backend import LONG, SHORT
+from trf_hf import TransformerModel
+
+
+def _outputs(model: Any) -> list[numpy.ndarray]:
+    batch = model.predict([NLP(SHORT), NLP(LONG)])
+    return [as_numpy(t) for t in batch.tensors]
+
+
+def _assert_same(a: list[numpy.ndarray], b: list[numpy.ndarray]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        numpy.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture()
+def trained(model_dir: Path, tmp_path: Path) -> Any:
+    """A backend whose weights differ from the folder it came from (one SGD step)."""
+    from thinc.api import SGD
+
+    source = tmp_path / "source"
+    shutil.copytree(model_dir, source)
+    model = TransformerModel(str(source), get_spans=doc_spans, window=16)
+    model.initialize()
+    batch, backprop = model.begin_update([NLP(SHORT)])
+    tensors = batch.doc_data[0].tensors
+    backprop([[numpy.ones_like(tensors[0])] + [None] * (len(tensors) - 1)])
+    model.finish_update(SGD(0.5))
+    shutil.rmtree(source)  # loads below must not need the original folder
+    return model
+
+
+def test_to_disk_writes_a_hugging_face_folder(trained: Any, tmp_path: Path) -> None:
+    target = tmp_path / "saved"
+    trained.attrs["trf_to_disk"](target)
+    names = {p.name for p in target.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer_config.json"} <= names
+    assert "tokenizer.json" in names or "vocab.txt" in names
+    fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
+    fresh.attrs["trf_from_disk"](target)
+    _assert_same(_outputs(trained), _outputs(fresh))
+    # The folder is an ordinary HF folder: transformers itself loads the trained weights.
+    from transformers import AutoModel
+
+    reloaded = AutoModel.from_pretrained(str(target), local_files_only=True)
+    ours = dict(trained.shims[0].transformer.named_parameters())
+    for name, p in reloaded.named_parameters():
+        numpy.testing.assert_array_equal(p.detach().numpy(), ours[name].detach().numpy())
+
+
+def test_to_bytes_round_trip(trained: Any, tmp_path: Path) -> None:
+    data = trained.attrs["trf_to_bytes"]()
+    assert srsly.msgpack_loads(data)["format"] == "trf-hf.v1"
+    fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
+    fresh.attrs["trf_from_bytes"](data)
+    _assert_same(_outputs(trained), _outputs(fresh))
+
+
+def test_thinc_serialization_round_trip(trained: Any, tmp_path: Path) -> None:
+    """Nested in another component, the backend serializes through thinc's own to_bytes."""
+    fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
+    fresh.from_bytes(trained.to_bytes())
+    _assert_same(_outputs(trained), _outputs(fresh))
+    copied = trained.copy()
+    _assert_same(_outputs(trained), _outputs(copied))
+
+
+def test_unloaded_backend_serializes_to_nothing(tmp_path: Path) -> None:
+    model = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans)
+    other = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans)
+    other.from_bytes(model.to_bytes())
+    assert not other.shims[0].loaded
+
+
+def test_from_disk_on_a_folder_without_a_model(tmp_path: Path) -> None:
+    model = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no trf-hf model"):
+        model.attrs["trf_from_disk"](tmp_path / "empty")
