@@ -1,33 +1,39 @@
 """Listeners: how downstream components read the transformer's output.
 
-A listener is a layer inside a downstream component's model (a tagger's, a parser's, ...) that
-stands in for a token-to-vector network. It does not run the transformer: during
-``nlp.update`` the ``transformer`` component runs the batch once and hands every listener the
-per-doc outputs and a callback for gradients (:meth:`TransformerListener.receive`); at
-prediction time the listener reads ``doc._.trf_data``, which the component set earlier in the
-pipeline. That is how several components share one transformer without sharing a model object.
+A listener stands in for a token-to-vector network inside a downstream component's model (a
+tagger's, a parser's, ...). It does not run the transformer: during ``nlp.update`` the
+``transformer`` component runs the batch once and hands every listener the per-doc outputs and a
+callback for gradients (:meth:`TransformerListener.receive`); at prediction time the listener
+reads ``doc._.trf_data``, which the component set earlier in the pipeline. That is how several
+components share one transformer without sharing a model object.
 
-Every listener is the same node, :class:`TransformerListener`, around a *head*: a
-``Model[list[TransformerData], list[Floats2d]]`` that picks what to read from each doc's
-outputs (the last hidden state, a set of hidden layers, a learned scalar mix of all of them) and
-pools each token's wordpiece rows into one vector. Tokens with no wordpiece get zeros and pass no
-gradient, whatever the pooler (:mod:`trf_core.pooling`).
+Every listener architecture builds ``chain(TransformerListener, head)``, spacy-transformers'
+layout (so its saved pipelines load): the :class:`TransformerListener` node yields each doc's
+:class:`~trf_core.data.TransformerData` and passes gradients upstream; the *head*, a
+``Model[list[TransformerData], list[Floats2d]]``, picks what to read (the last hidden state,
+chosen hidden layers, a learned scalar mix of all of them) and pools each token's wordpiece rows
+into one vector. Tokens with no wordpiece get zeros and pass no gradient, whatever the pooler
+(:mod:`trf_core.pooling`).
 
 The gradient a listener sends upstream is scaled by its ``grad_factor`` (a float, or a thinc
-schedule evaluated once per update step); the head's own weights (a scalar mix) always learn.
+schedule advanced once per update step); the head's own weights (a scalar mix) always learn.
 
 Registered architectures:
 
 - ``spacy-transformers.TransformerListener.v1`` and ``spacy-transformers.Tok2VecListener.v1``
-  (``grad_factor``, ``pooling``, ``upstream``): the last hidden state.
-- ``trf.TransformerLayersListener.v1`` (``layers``, ``combine``, ...): chosen hidden layers
-  (``layers = [-1, -2]`` counts from the top; 0 is the embedding output), combined by ``"mean"``
-  (the output keeps the transformer's width) or ``"concat"`` (width times the number of layers).
-- ``trf.ScalarMixListener.v1``: a learned softmax-weighted sum of every hidden layer, times a
-  learned scale (ELMo's scalar mix), initialised to the plain mean.
+  (``pooling``, ``grad_factor``, ``upstream``): the last hidden state.
+- ``trf.TransformerLayersListener.v1`` (adds ``layers``, ``combine``): chosen hidden layers,
+  indexed like Python lists over the backend's ``hidden_states`` (0 is the embedding output,
+  ``-1`` the last layer), combined by ``"mean"`` (the output keeps the transformer's width) or
+  ``"concat"`` (width times the number of layers).
+- ``trf.ScalarMixListener.v1``: a learned softmax-weighted sum of every hidden state times a
+  learned scale (ELMo's scalar mix), starting as the plain mean.
 - ``trf.StandaloneTransformerListener.v1`` (``backend``, ``listener``): what
   ``nlp.replace_listeners`` turns a listener into, a component-owned copy of the transformer
-  followed by the listener's head.
+  read through the listener's own head.
+
+Listeners that read hidden layers carry ``attrs["needs_hidden_states"] = True``; the transformer
+component then asks its backend for them.
 """
 
 from __future__ import annotations
@@ -39,12 +45,12 @@ from itertools import pairwise
 from typing import Any, Union, cast
 
 from spacy.tokens import Doc
-from thinc.api import Model, reduce_mean
+from thinc.api import Model, chain
 from thinc.types import Floats2d, Ragged
 
-from .data import FullTransformerBatch, ModelOutput, TransformerData
+from .data import FullTransformerBatch, ModelOutput, TransformerData, WordpieceBatch
 from .extensions import install_extensions
-from .pooling import nonempty_pooling
+from .pooling import pool_nonempty
 from .retention import mark_read
 from .types import TensorGradients
 
@@ -58,16 +64,16 @@ __all__ = [
     "replace_listener_cfg",
     "scalar_mix_head",
     "scalar_mix_listener_v1",
-    "standalone_listener",
     "standalone_transformer_listener_v1",
     "tok2vec_from_backend",
     "transformer_layers_listener_v1",
     "transformer_listener_tok2vec_v1",
+    "transformer_to_docs",
 ]
 
 install_extensions()
 
-GradFactorLike = Union[float, int, Iterator[float], Callable[[int], float]]
+GradFactorLike = Union[float, int, Iterator[float], Callable[[int], float], "GradFactor"]
 
 LISTENER_ARCHITECTURES = (
     "spacy-transformers.TransformerListener.v1",
@@ -127,9 +133,11 @@ def get_batch_id(docs: Iterable[Doc]) -> int:
 
 
 class TransformerListener(Model):
-    """Stands in for a tok2vec layer; gets its input from an upstream ``transformer``.
+    """Stands in for a tok2vec layer: yields each doc's transformer output, sends gradients back.
 
-    ``upstream_name`` is the transformer component's name, or ``"*"`` for any.
+    ``upstream_name`` is the transformer component's name, or ``"*"`` for any. The node has no
+    weights; ``attrs`` remember the upstream's width and layer count (set by the component), so
+    docs the transformer never saw still get outputs of the right shape.
     """
 
     name = "transformer-listener"
@@ -137,17 +145,20 @@ class TransformerListener(Model):
     def __init__(
         self,
         upstream_name: str,
-        head: Model[list[TransformerData], list[Floats2d]],
         grad_factor: GradFactorLike = 1.0,
+        needs_hidden_states: bool = False,
     ) -> None:
         Model.__init__(
             self,
             name=self.name,
             forward=_listener_forward,
             init=_listener_init,
-            layers=[head],
-            dims={"nO": head.get_dim("nO") if head.has_dim("nO") else None},
-            attrs={"needs_hidden_states": bool(head.attrs.get("needs_hidden_states", False))},
+            dims={"nO": None},
+            attrs={
+                "needs_hidden_states": bool(needs_hidden_states),
+                "trf_width": None,
+                "trf_n_layers": None,
+            },
         )
         self.upstream_name = upstream_name
         self.grad_factor = GradFactor(grad_factor)
@@ -158,10 +169,6 @@ class TransformerListener(Model):
         self._factor = self.grad_factor.last
         self._init_docs: list[Doc] | None = None
         self._warned = False
-
-    @property
-    def head(self) -> Model[list[TransformerData], list[Floats2d]]:
-        return self.layers[0]
 
     @classmethod
     def get_batch_id(cls, inputs: Iterable[Doc]) -> int:
@@ -180,10 +187,12 @@ class TransformerListener(Model):
         self._factor = self.grad_factor.next()
 
     def set_upstream_shape(self, width: int, n_layers: int | None) -> None:
-        """Learn the transformer's width (and layer count), so empty input has a shape."""
-        _set_head_shape(self.head, width, n_layers)
-        if self.head.has_dim("nO") and not self.has_dim("nO"):
-            self.set_dim("nO", self.head.get_dim("nO"))
+        """Learn the transformer's width (and hidden-state count) for docs it never saw."""
+        self.attrs["trf_width"] = int(width)
+        if not self.has_dim("nO"):
+            self.set_dim("nO", int(width))
+        if n_layers is not None:
+            self.attrs["trf_n_layers"] = int(n_layers)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TransformerListener:
         # Received batches and callbacks belong to one training step of one pipeline.
@@ -203,17 +212,16 @@ def _listener_init(
     model: TransformerListener, X: list[Doc] | None = None, Y: Any = None
 ) -> TransformerListener:
     # A chain initialises a layer, then calls its predict on the same docs to shape the next
-    # layer: those docs were never seen by the transformer, and that is expected, not a warning.
+    # layer: the transformer never saw those docs, and that is expected, not worth a warning.
     model._init_docs = X
-    model.head.initialize()
     return model
 
 
 def _listener_forward(
     model: TransformerListener, docs: list[Doc], is_train: bool
-) -> tuple[list[Floats2d], Callable[[list[Floats2d]], list[Any]]]:
+) -> tuple[list[TransformerData], Callable[[TensorGradients], list[Any]]]:
     upstream: Callable[[TensorGradients], Any] | None = None
-    data: list[TransformerData]
+    factor = 0.0
     if is_train and model._batch_id is not None and model._batch_id == get_batch_id(docs):
         data = list(model._outputs or [])
         upstream = model._backprop
@@ -228,34 +236,32 @@ def _listener_forward(
                 "first (training.annotating_components)."
             )
         data = _read_docs(model, docs)
-        factor = 0.0
     if len(data) != len(docs):
         raise ValueError(
             f"the transformer listener has outputs for {len(data)} docs but was given "
-            f"{len(docs)}; this is a bug in the code that fed it"
+            f"{len(docs)}; the listener must be called with the batch its transformer saw"
         )
-    outputs, bp_head = model.head(data, is_train)
-    if not model.has_dim("nO") and model.head.has_dim("nO"):
-        model.set_dim("nO", model.head.get_dim("nO"))
-    for doc, out in zip(docs, outputs):
-        if out.shape[0] != len(doc):
+    # Docs the backend gave no spans (empty, whitespace) carry no arrays; give them the
+    # upstream's shape so a batch of only such docs still yields vectors of the right width.
+    data = [d if d.model_output else _empty_output(model, len(doc)) for doc, d in zip(docs, data)]
+    for doc, doc_data in zip(docs, data):
+        n_aligned = int(doc_data.align.lengths.shape[0])
+        if n_aligned != len(doc):
             raise ValueError(
-                f"the transformer output aligns {out.shape[0]} tokens, but the doc has "
-                f"{len(doc)}: doc._.trf_data belongs to another tokenization of the text"
+                f"the transformer output aligns {n_aligned} tokens, but the doc has {len(doc)}: "
+                "doc._.trf_data belongs to another tokenization of the text"
             )
 
-    def backprop(d_outputs: list[Floats2d]) -> list[Any]:
-        d_tensors = bp_head(d_outputs)  # always: the head's own weights learn
-        if upstream is None:
-            return []
-        upstream(_scale(d_tensors, factor))
+    def backprop(d_tensors: TensorGradients) -> list[Any]:
+        if upstream is not None:
+            upstream(_scale(d_tensors, factor))
         return []
 
-    return outputs, backprop
+    return data, backprop
 
 
 def _read_docs(model: TransformerListener, docs: list[Doc]) -> list[TransformerData]:
-    """Each doc's ``doc._.trf_data``; docs the transformer never saw read as empty."""
+    """Each doc's ``doc._.trf_data``; docs the transformer never saw read as empty output."""
     missing = [doc for doc in docs if doc._.trf_data is None]
     if missing and docs is not model._init_docs and any(len(doc) for doc in missing):
         if not model.upstreams:
@@ -270,27 +276,44 @@ def _read_docs(model: TransformerListener, docs: list[Doc]) -> list[TransformerD
             model._warned = True
             warnings.warn(
                 f"a transformer listener got docs without doc._.trf_data (is the transformer "
-                f"component {sorted(model.upstreams)} disabled?); it returns zero vectors for "
-                "them. Enable the transformer component to get real vectors.",
+                f"component {', '.join(sorted(model.upstreams))!r} disabled?); it returns zero "
+                "vectors for them. Enable the transformer component to get real vectors.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-    if docs is model._init_docs:
-        model._init_docs = None
     data: list[TransformerData] = []
     for doc in docs:
         value = doc._.trf_data
         if value is None:
-            data.append(TransformerData.empty(len(doc), model.ops.xp))
+            data.append(_empty_output(model, len(doc)))
+        elif not isinstance(value, TransformerData):
+            raise TypeError(
+                f"doc._.trf_data holds a {type(value).__name__}, not a TransformerData; "
+                "something other than the transformer component wrote it"
+            )
         else:
-            if not isinstance(value, TransformerData):
-                raise TypeError(
-                    f"doc._.trf_data holds a {type(value).__name__}, not a TransformerData; "
-                    "something other than the transformer component wrote it"
-                )
             data.append(value)
         mark_read(doc, model.id)
     return data
+
+
+def _empty_output(model: TransformerListener, n_tokens: int) -> TransformerData:
+    """Output for a doc the transformer never saw: no rows, but the upstream's shape."""
+    xp = model.ops.xp
+    data = TransformerData.empty(n_tokens, xp)
+    width = model.attrs.get("trf_width")
+    if width is None:
+        return data
+    output = ModelOutput()
+    output["last_hidden_state"] = model.ops.alloc3f(0, 0, int(width))
+    n_layers = model.attrs.get("trf_n_layers")
+    if n_layers:
+        output["hidden_states"] = tuple(
+            model.ops.alloc3f(0, 0, int(width)) for _ in range(n_layers)
+        )
+    return TransformerData(
+        wordpieces=WordpieceBatch.empty(xp), model_output=output, align=data.align
+    )
 
 
 def _scale(d_tensors: TensorGradients, factor: float) -> TensorGradients:
@@ -433,7 +456,7 @@ def _make_head(
         f"trf-head-{select}",
         _head_forward,
         init=_head_init,
-        layers=[nonempty_pooling(pooling)],
+        layers=[pooling],
         attrs=all_attrs,
         params=params or {},
         dims={"nO": None, **(dims or {})},
@@ -464,23 +487,10 @@ def layers_head(
 def scalar_mix_head(
     pooling: Model[Ragged, Floats2d],
 ) -> Model[list[TransformerData], list[Floats2d]]:
-    """Pool a learned softmax-weighted mix (times a learned scale) of every hidden layer."""
+    """Pool a learned softmax-weighted mix (times a learned scale) of every hidden state."""
     return _make_head(
         "mix", pooling, params={"mix_weights": None, "mix_scale": None}, dims={"nL": None}
     )
-
-
-def _head_width(model: Model, width: int) -> int:
-    if model.attrs["select"] == "layers" and model.attrs["combine"] == "concat":
-        return width * len(model.attrs["layers"])
-    return width
-
-
-def _set_head_shape(model: Model, width: int, n_layers: int | None) -> None:
-    if not model.has_dim("nO"):
-        model.set_dim("nO", _head_width(model, width))
-    if model.attrs["select"] == "mix" and n_layers is not None:
-        _ensure_mix_params(model, n_layers)
 
 
 def _head_init(model: Model, X: Any = None, Y: Any = None) -> Model:
@@ -498,17 +508,62 @@ def _head_forward(
     select = _SELECTORS[model.attrs["select"]]
     feats: list[Any] = []
     feat_bps: list[Callable[[Any], dict[int, Any]] | None] = []
-    n_tensors: list[int] = []
     for doc_data in data:
-        n_tensors.append(len(doc_data.tensors))
-        if not doc_data.tensors or doc_data.align.dataXd.size == 0:
+        if not doc_data.model_output:
             feats.append(None)
             feat_bps.append(None)
             continue
         value, bp = select(model, doc_data.model_output)
         feats.append(value)
         feat_bps.append(bp)
-    widths = {int(f.shape[-1]) for f in feats if f is not None}
+    width = _check_width(model, {int(f.shape[-1]) for f in feats if f is not None})
+    rows: list[Any] = []
+    lengths: list[Any] = []
+    n_tokens: list[int] = []
+    for doc_data, feat in zip(data, feats):
+        n_tokens.append(int(doc_data.align.lengths.shape[0]))
+        lengths.append(xp.asarray(doc_data.align.lengths, dtype="int32").reshape((-1,)))
+        if feat is None or feat.size == 0:
+            rows.append(ops.alloc2f(0, width))
+        else:
+            rows.append(feat.reshape((-1, width))[_row_indices(doc_data, xp)])
+    all_rows = xp.concatenate(rows, axis=0) if rows else ops.alloc2f(0, width)
+    all_lengths = xp.concatenate(lengths) if lengths else xp.zeros((0,), dtype="int32")
+    pooled, bp_pooled = pool_nonempty(
+        model.layers[0], Ragged(all_rows.astype("float32"), all_lengths), is_train
+    )
+    outputs = [pooled[start:end] for start, end in pairwise(_cumsum(n_tokens))]
+    row_splits = _cumsum([int(r.shape[0]) for r in rows])
+
+    def backprop(d_outputs: list[Floats2d]) -> TensorGradients:
+        if len(d_outputs) != len(data):
+            raise ValueError(
+                f"got gradients for {len(d_outputs)} docs, but the listener returned {len(data)}"
+            )
+        d_pooled = (
+            xp.concatenate(d_outputs, axis=0) if d_outputs else ops.alloc2f(0, pooled.shape[1])
+        )
+        d_rows = bp_pooled(d_pooled).dataXd
+        grads: TensorGradients = []
+        for i, (doc_data, feat, bp) in enumerate(zip(data, feats, feat_bps)):
+            doc_grads: list[Any] = [None] * len(doc_data.tensors)
+            if feat is not None and bp is not None and feat.size:
+                d_flat = ops.alloc2f(int(feat.size // width), width, dtype=feat.dtype)
+                ops.scatter_add(
+                    d_flat,
+                    _row_indices(doc_data, xp),
+                    d_rows[row_splits[i] : row_splits[i + 1]].astype(feat.dtype),
+                )
+                for index, grad in bp(d_flat.reshape(feat.shape)).items():
+                    doc_grads[index] = grad
+            grads.append(doc_grads)
+        return grads
+
+    return outputs, backprop
+
+
+def _check_width(model: Model, widths: set[int]) -> int:
+    """The head's output width: from the batch's outputs, else what it learned before."""
     if len(widths) > 1:
         raise ValueError(f"the docs of one batch have outputs of different widths: {widths}")
     if widths:
@@ -526,51 +581,7 @@ def _head_forward(
             "has transformer output to learn it from. Initialize the pipeline (nlp.initialize()) "
             "so the transformer component can tell its listeners."
         )
-    width = model.get_dim("nO")
-    rows: list[Any] = []
-    lengths: list[Any] = []
-    n_tokens: list[int] = []
-    for doc_data, feat in zip(data, feats):
-        n_tokens.append(int(doc_data.align.lengths.shape[0]))
-        lengths.append(xp.asarray(doc_data.align.lengths, dtype="int32"))
-        if feat is None:
-            rows.append(ops.alloc2f(0, width))
-        else:
-            flat = feat.reshape((-1, width))
-            rows.append(flat[_row_indices(doc_data, xp)])
-    all_rows = xp.concatenate(rows, axis=0) if rows else ops.alloc2f(0, width)
-    all_lengths = xp.concatenate(lengths) if lengths else xp.zeros((0,), dtype="int32")
-    pooled, bp_pooled = model.layers[0](Ragged(all_rows.astype("float32"), all_lengths), is_train)
-    splits = _cumsum(n_tokens)
-    outputs = [pooled[start:end] for start, end in pairwise(splits)]
-    row_counts = [int(r.shape[0]) for r in rows]
-
-    def backprop(d_outputs: list[Floats2d]) -> TensorGradients:
-        if len(d_outputs) != len(data):
-            raise ValueError(
-                f"got gradients for {len(d_outputs)} docs, but the listener returned {len(data)}"
-            )
-        d_pooled = (
-            xp.concatenate(d_outputs, axis=0) if d_outputs else ops.alloc2f(0, pooled.shape[1])
-        )
-        d_rows = bp_pooled(d_pooled).dataXd
-        row_splits = _cumsum(row_counts)
-        grads: TensorGradients = []
-        for i, (doc_data, feat, bp) in enumerate(zip(data, feats, feat_bps)):
-            doc_grads: list[Any] = [None] * n_tensors[i]
-            if feat is not None and bp is not None:
-                d_flat = ops.alloc2f(int(feat.size // width), width, dtype=feat.dtype)
-                ops.scatter_add(
-                    d_flat,
-                    _row_indices(doc_data, xp),
-                    d_rows[row_splits[i] : row_splits[i + 1]].astype(feat.dtype),
-                )
-                for index, grad in bp(d_flat.reshape(feat.shape)).items():
-                    doc_grads[index] = grad
-            grads.append(doc_grads)
-        return grads
-
-    return outputs, backprop
+    return int(model.get_dim("nO"))
 
 
 def _row_indices(doc_data: TransformerData, xp: Any) -> Any:
@@ -588,8 +599,15 @@ def _cumsum(counts: Sequence[int]) -> list[int]:
 # --- registered architectures ---------------------------------------------------------------
 
 
-def _default_pooling(pooling: Model[Ragged, Floats2d] | None) -> Model[Ragged, Floats2d]:
-    return reduce_mean() if pooling is None else pooling
+def _listener_chain(
+    upstream: str, head: Model[list[TransformerData], list[Floats2d]], grad_factor: GradFactorLike
+) -> Model[list[Doc], list[Floats2d]]:
+    listener = TransformerListener(
+        upstream, grad_factor, needs_hidden_states=bool(head.attrs.get("needs_hidden_states"))
+    )
+    model: Model[list[Doc], list[Floats2d]] = chain(listener, head)
+    model.set_ref("listener", listener)
+    return model
 
 
 def transformer_listener_tok2vec_v1(
@@ -598,7 +616,7 @@ def transformer_listener_tok2vec_v1(
     upstream: str = "*",
 ) -> Model[list[Doc], list[Floats2d]]:
     """``spacy-transformers.TransformerListener.v1`` / ``Tok2VecListener.v1``: the last layer."""
-    return TransformerListener(upstream, last_layer_head(_default_pooling(pooling)), grad_factor)
+    return _listener_chain(upstream, last_layer_head(pooling), grad_factor)
 
 
 def transformer_layers_listener_v1(
@@ -609,7 +627,7 @@ def transformer_layers_listener_v1(
     upstream: str = "*",
 ) -> Model[list[Doc], list[Floats2d]]:
     """``trf.TransformerLayersListener.v1``: chosen hidden layers, by mean or concatenation."""
-    return TransformerListener(upstream, layers_head(pooling, layers, combine), grad_factor)
+    return _listener_chain(upstream, layers_head(pooling, layers, combine), grad_factor)
 
 
 def scalar_mix_listener_v1(
@@ -617,29 +635,56 @@ def scalar_mix_listener_v1(
     grad_factor: float = 1.0,
     upstream: str = "*",
 ) -> Model[list[Doc], list[Floats2d]]:
-    """``trf.ScalarMixListener.v1``: a learned scalar mix of every hidden layer."""
-    return TransformerListener(upstream, scalar_mix_head(pooling), grad_factor)
+    """``trf.ScalarMixListener.v1``: a learned scalar mix of every hidden state."""
+    return _listener_chain(upstream, scalar_mix_head(pooling), grad_factor)
 
 
 # --- standalone copies: replace_listeners and Tok2VecTransformer ---------------------------
 
 
-def standalone_listener(
+def transformer_to_docs(
     backend: Model[list[Doc], FullTransformerBatch],
-    head: Model[list[TransformerData], list[Floats2d]],
     grad_factor: GradFactorLike = 1.0,
-) -> Model[list[Doc], list[Floats2d]]:
-    """A transformer the component owns, read through ``head``: docs in, token vectors out."""
-    if head.attrs.get("needs_hidden_states"):
+    needs_hidden_states: bool = False,
+) -> Model[list[Doc], list[TransformerData]]:
+    """Run ``backend`` and yield each doc's output: a listener with its own transformer.
+
+    The backward pass scales the gradient by ``grad_factor`` and skips the backend entirely when
+    no gradient is left (grad_factor 0), so not even weight decay moves its weights.
+    """
+    if needs_hidden_states:
         backend.attrs["output_hidden_states"] = True
     return Model(
-        "trf-standalone-listener",
-        _standalone_forward,
-        init=_standalone_init,
-        layers=[backend, head],
-        dims={"nO": head.get_dim("nO") if head.has_dim("nO") else None},
+        "trf-transformer-to-docs",
+        _to_docs_forward,
+        init=_to_docs_init,
+        layers=[backend],
         attrs={"grad_factor": GradFactor(grad_factor)},
     )
+
+
+def _to_docs_init(model: Model, X: list[Doc] | None = None, Y: Any = None) -> Model:
+    model.layers[0].initialize(X=X)
+    return model
+
+
+def _to_docs_forward(
+    model: Model, docs: list[Doc], is_train: bool
+) -> tuple[list[TransformerData], Callable[[TensorGradients], list[Any]]]:
+    backend = model.layers[0]
+    batch, bp_batch = backend(docs, is_train)
+    if batch.doc_lengths is None:
+        batch.doc_lengths = [len(doc) for doc in docs]
+    grad_factor: GradFactor = model.attrs["grad_factor"]
+    factor = grad_factor.next() if is_train else grad_factor.last
+
+    def backprop(d_tensors: TensorGradients) -> list[Any]:
+        scaled = _scale(d_tensors, factor)
+        if any(g is not None for doc_grads in scaled for g in doc_grads):
+            bp_batch(scaled)
+        return []
+
+    return batch.doc_data, backprop
 
 
 def tok2vec_from_backend(
@@ -647,51 +692,11 @@ def tok2vec_from_backend(
     pooling: Model[Ragged, Floats2d],
     grad_factor: GradFactorLike,
 ) -> Model[list[Doc], list[Floats2d]]:
-    """Token vectors straight from a backend, pooled from its last hidden state."""
-    return standalone_listener(backend, last_layer_head(pooling), grad_factor)
+    """Token vectors straight from a backend, pooled from its last hidden state.
 
-
-def _standalone_init(model: Model, X: list[Doc] | None = None, Y: Any = None) -> Model:
-    backend, head = model.layers
-    backend.initialize(X=X)
-    if X:
-        batch = backend.predict(X)
-        width, n_layers = _output_shape(batch.model_output)
-        if width is not None:
-            _set_head_shape(head, width, n_layers)
-    head.initialize()
-    if head.has_dim("nO") and not model.has_dim("nO"):
-        model.set_dim("nO", head.get_dim("nO"))
-    return model
-
-
-def _standalone_forward(
-    model: Model, docs: list[Doc], is_train: bool
-) -> tuple[list[Floats2d], Callable[[list[Floats2d]], list[Any]]]:
-    backend, head = model.layers
-    batch, bp_batch = backend(docs, is_train)
-    outputs, bp_head = head(batch.doc_data, is_train)
-    if head.has_dim("nO") and not model.has_dim("nO"):
-        model.set_dim("nO", head.get_dim("nO"))
-    grad_factor: GradFactor = model.attrs["grad_factor"]
-    factor = grad_factor.next() if is_train else grad_factor.last
-
-    def backprop(d_outputs: list[Floats2d]) -> list[Any]:
-        d_tensors = _scale(bp_head(d_outputs), factor)
-        # No gradient at all (grad_factor 0): leave the backend alone, so not even weight
-        # decay touches it.
-        if any(g is not None for doc_grads in d_tensors for g in doc_grads):
-            bp_batch(d_tensors)
-        return []
-
-    return outputs, backprop
-
-
-def _output_shape(output: ModelOutput) -> tuple[int | None, int | None]:
-    states = output.get("hidden_states")
-    n_layers = len(states) if states else None
-    tensors = output.flat()
-    return (int(tensors[0].shape[-1]) if tensors else None), n_layers
+    What ``Tok2VecTransformer`` builds: ``chain(transformer_to_docs(backend), head(pooling))``.
+    """
+    return chain(transformer_to_docs(backend, grad_factor), last_layer_head(pooling))
 
 
 def standalone_transformer_listener_v1(
@@ -701,30 +706,40 @@ def standalone_transformer_listener_v1(
     """``trf.StandaloneTransformerListener.v1``: ``listener``'s head over its own ``backend``.
 
     This is what ``nlp.replace_listeners`` writes into a component's config, so a pipeline whose
-    listeners were replaced loads again from its config.
+    listeners were replaced loads again from its config, with the same layout.
     """
-    if not isinstance(listener, TransformerListener):
+    node = listener.maybe_get_ref("listener") if listener.has_ref("listener") else None
+    if not isinstance(node, TransformerListener) or len(listener.layers) != 2:
         raise TypeError(
-            "trf.StandaloneTransformerListener.v1 needs a transformer listener in 'listener' "
-            f"(one of {', '.join(LISTENER_ARCHITECTURES)}), got {listener.name!r}"
+            "trf.StandaloneTransformerListener.v1 needs a transformer listener block in "
+            f"'listener' (one of {', '.join(LISTENER_ARCHITECTURES)}), got {listener.name!r}"
         )
-    return standalone_listener(backend, listener.head, listener.grad_factor)
+    head = listener.layers[1]
+    return chain(_replacement(backend, node), head)
+
+
+def _replacement(
+    backend: Model[list[Doc], FullTransformerBatch], listener: TransformerListener
+) -> Model[list[Doc], list[TransformerData]]:
+    return transformer_to_docs(
+        backend, listener.grad_factor, bool(listener.attrs.get("needs_hidden_states"))
+    )
 
 
 def replace_listener(
     model: Model[list[Doc], FullTransformerBatch],
     listener: Model | None = None,
     transformer: Any = None,
-) -> Model[list[Doc], list[Floats2d]]:
-    """spaCy's ``replace_listener`` callback: a listener becomes a copy of its transformer.
+) -> Model[list[Doc], list[TransformerData]]:
+    """spaCy's ``replace_listener`` callback: the listener node becomes a copy of its transformer.
 
-    spaCy passes the backend's copy, the listener node and the transformer component; the
-    listener's head (with any weights it learned) and grad_factor move over, so predictions do
-    not change. Called with the model alone, it reads the last layer with ``reduce_mean``.
+    spaCy passes the backend's copy, the listener node and the transformer component. Only the
+    node is replaced; the head after it (and any weights it learned) stays, so predictions do not
+    change.
     """
     if isinstance(listener, TransformerListener):
-        return standalone_listener(model, listener.head, listener.grad_factor)
-    return tok2vec_from_backend(model, reduce_mean(), 1.0)
+        return _replacement(model, listener)
+    return transformer_to_docs(model)
 
 
 def replace_listener_cfg(

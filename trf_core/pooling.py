@@ -14,7 +14,7 @@ from collections.abc import Callable
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
-__all__ = ["nonempty_pooling"]
+__all__ = ["nonempty_pooling", "pool_nonempty"]
 
 
 def nonempty_pooling(pooler: Model[Ragged, Floats2d]) -> Model[Ragged, Floats2d]:
@@ -33,25 +33,25 @@ def nonempty_pooling(pooler: Model[Ragged, Floats2d]) -> Model[Ragged, Floats2d]
 
 
 def _init(model: Model, X: Ragged | None = None, Y: Floats2d | None = None) -> Model:
-    pooler = model.layers[0]
-    if X is not None:
-        pooler.initialize(X=_nonempty(model, X)[0], Y=Y)
-    else:
-        pooler.initialize()
+    model.layers[0].initialize()
     return model
-
-
-def _nonempty(model: Model, X: Ragged) -> tuple[Ragged, object]:
-    """The Ragged of only the tokens that have rows, and the indices of those tokens."""
-    lengths = model.ops.asarray1i(X.lengths)
-    keep = model.ops.xp.nonzero(lengths > 0)[0]
-    return Ragged(X.dataXd, lengths[keep]), keep
 
 
 def _forward(
     model: Model[Ragged, Floats2d], X: Ragged, is_train: bool
 ) -> tuple[Floats2d, Callable[[Floats2d], Ragged]]:
-    pooler = model.layers[0]
+    return pool_nonempty(model.layers[0], X, is_train)
+
+
+def pool_nonempty(
+    pooler: Model[Ragged, Floats2d], X: Ragged, is_train: bool
+) -> tuple[Floats2d, Callable[[Floats2d], Ragged]]:
+    """Run ``pooler`` on the tokens that have rows; the others get zeros and no gradient.
+
+    The function form, for layers that hold the pooler as their own child (the listener heads
+    do, to keep spacy-transformers' model layout).
+    """
+    ops = pooler.ops
     data = X.dataXd
     if data.ndim != 2:
         raise ValueError(
@@ -59,18 +59,17 @@ def _forward(
         )
     n_tokens = int(X.lengths.shape[0])
     width = int(data.shape[1])
-    inner, keep = _nonempty(model, X)
+    lengths = ops.asarray1i(X.lengths)
+    keep = ops.xp.nonzero(lengths > 0)[0]
     n_kept = int(keep.shape[0])
     if n_kept == 0:
         # Nothing to pool: the pooler never sees empty input, which some poolers reject.
-        out = model.ops.alloc2f(n_tokens, width)
-
         def backprop_nothing(dY: Floats2d) -> Ragged:
-            return Ragged(model.ops.alloc2f(0, width), X.lengths)
+            return Ragged(ops.alloc2f(0, width), X.lengths)
 
-        return out, backprop_nothing
+        return ops.alloc2f(n_tokens, width), backprop_nothing
 
-    pooled, bp_pooled = pooler(inner, is_train)
+    pooled, bp_pooled = pooler(Ragged(data, lengths[keep]), is_train)
     if pooled.shape[0] != n_kept:
         raise ValueError(
             f"the pooler returned {pooled.shape[0]} rows for {n_kept} tokens; a pooler must "
@@ -79,7 +78,7 @@ def _forward(
     if n_kept == n_tokens:
         out = pooled
     else:
-        out = model.ops.alloc2f(n_tokens, int(pooled.shape[1]), dtype=pooled.dtype)
+        out = ops.alloc2f(n_tokens, int(pooled.shape[1]), dtype=pooled.dtype)
         out[keep] = pooled
 
     def backprop(dY: Floats2d) -> Ragged:
