@@ -127,8 +127,9 @@ def test_doc_alignment_indexes_its_own_rows_and_the_same_vectors(toy: trf_st.Toy
                     assert row < len(doc_rows)
                     assert j < data.wordpieces.lengths[k], "no token aligns to padding"
                     assert data.wordpieces.strings[k][j] not in (CLS, SEP)
-                batch_vectors = batch_rows[all_token_rows[t0 + t]]
-                numpy.testing.assert_array_equal(doc_rows[rows], batch_vectors)
+                batch_vectors = batch_rows[numpy.asarray(all_token_rows[t0 + t], dtype="int64")]
+                doc_vectors = doc_rows[numpy.asarray(rows, dtype="int64")]
+                numpy.testing.assert_array_equal(doc_vectors, batch_vectors)
             state = data.last_hidden_layer_state
             numpy.testing.assert_array_equal(state.dataXd, doc_rows[data.align.dataXd])
         t0 += len(doc)
