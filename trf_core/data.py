@@ -299,7 +299,7 @@ class FullTransformerBatch:
                 )
             r0 = int(row_starts[t0]) if t0 < t1 else 0
             r1 = r0 + int(lengths.sum())
-            rows = self.align.data[r0:r1]
+            rows = self.align.dataXd[r0:r1]
             span_index = rows // max(batch_width, 1) - s0
             position = rows % max(batch_width, 1)
             doc_rows = (span_index * doc_width + position).astype("int32")
