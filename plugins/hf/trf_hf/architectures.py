@@ -1,6 +1,6 @@
 """The registered architectures, with spacy-transformers' names and parameters.
 
-Kept free of torch and transformers imports so that resolving a config (and importing
+Kept free of torch, transformers and trf_core imports so that resolving a config (and importing
 ``trf_hf``) stays cheap; :mod:`trf_hf.backend` loads the model only when it is first needed.
 Each version keeps its spacy-transformers signature; ``window``, ``stride`` and ``truncate`` are
 trf-hf's own, optional, and say what happens to spans longer than the model accepts.
@@ -8,16 +8,17 @@ trf-hf's own, optional, and say what happens to spans longer than the model acce
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
-from trf_core.data import FullTransformerBatch
-from trf_core.types import SpanGetter
+if TYPE_CHECKING:  # importing trf_core here would be circular: trf_core loads this plugin
+    from spacy.tokens import Doc
 
-BackendModel = Model[list[Doc], FullTransformerBatch]
+    from trf_core.types import SpanGetter
+
+BackendModel = Model["list[Doc]", "FullTransformerBatch"]
 
 
 def transformer_model_v3(

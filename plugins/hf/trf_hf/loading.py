@@ -88,13 +88,28 @@ def _check_model_dir(path: Path) -> Path:
 
 
 @contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """No progress bars while loading or saving a tiny folder inside a pipeline."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
 def offline() -> Iterator[None]:
     """Hugging Face's offline switches on for the duration of a load, restored afterwards."""
     saved = {key: os.environ.get(key) for key in _OFFLINE_VARIABLES}
     for key in _OFFLINE_VARIABLES:
         os.environ[key] = "1"
     try:
-        yield
+        with quiet():
+            yield
     finally:
         for key, value in saved.items():
             if value is None:

@@ -32,9 +32,12 @@ class LoadedModel:
 
 def save_dir(tokenizer: Any, transformer: Any, path: Path) -> None:
     """Write config.json, the tokenizer files and model.safetensors into ``path``."""
+    from .loading import quiet
+
     path.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(str(path))
-    transformer.save_pretrained(str(path), safe_serialization=True)
+    with quiet():
+        tokenizer.save_pretrained(str(path))
+        transformer.save_pretrained(str(path))  # safetensors by default since 4.35
 
 
 def load_dir(path: Path, tokenizer_config: dict[str, Any]) -> LoadedModel:
