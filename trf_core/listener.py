@@ -263,7 +263,7 @@ def _listener_forward(
 def _read_docs(model: TransformerListener, docs: list[Doc]) -> list[TransformerData]:
     """Each doc's ``doc._.trf_data``; docs the transformer never saw read as empty output."""
     missing = [doc for doc in docs if doc._.trf_data is None]
-    if missing and docs is not model._init_docs and any(len(doc) for doc in missing):
+    if missing and any(len(doc) for doc in missing):
         if not model.upstreams:
             raise ValueError(
                 f"a transformer listener (upstream {model.upstream_name!r}) has no transformer "
@@ -272,7 +272,7 @@ def _read_docs(model: TransformerListener, docs: list[Doc]) -> list[TransformerD
                 "nlp.add_pipe('transformer', first=True), or give that component its own "
                 "transformer with nlp.replace_listeners."
             )
-        if not model._warned:
+        if not model._warned and docs is not model._init_docs:
             model._warned = True
             warnings.warn(
                 f"a transformer listener got docs without doc._.trf_data (is the transformer "
