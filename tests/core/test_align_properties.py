@@ -11,6 +11,7 @@ import itertools
 from typing import Any
 
 import numpy
+import pytest
 import spacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,44 @@ def test_token_in_two_overlapping_spans_aligns_to_both_with_the_toy_tokenizer() 
         assert {row // 16 for row in got[i]} == {0, 1}
     assert {row // 16 for row in got[0]} == {0}
     assert {row // 16 for row in got[4]} == {1}
+
+
+def _tiny_bert_tokenizer() -> Any:
+    """A real uncased, accent-stripping WordPiece tokenizer, trained here on a few words."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import models, normalizers, pre_tokenizers, processors, trainers
+
+    tok = tokenizers.Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=150, special_tokens=["[UNK]", "[CLS]", "[SEP]", "[PAD]"]
+    )
+    tok.train_from_iterator([" ".join(trf_st.FRAGMENTS)] * 3, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        special_tokens=[(s, tok.token_to_id(s)) for s in ("[CLS]", "[SEP]")],
+    )
+    return tok
+
+
+@pytest.fixture(scope="module")
+def bert_tokenizer() -> Any:
+    return _tiny_bert_tokenizer()
+
+
+@SETTINGS
+@given(batch=trf_st.batches_of_docs(trf_st.docs(spacy.blank("en").make_doc)))
+def test_real_lowercasing_accent_stripping_tokenizer(bert_tokenizer: Any, batch: list) -> None:
+    """Offsets as a backend builds them: span-relative + start_char, specials to -1."""
+    docs = [doc for doc, _ in batch]
+    spans = [spans for _, spans in batch]
+    offsets = []
+    for doc_spans in spans:
+        for span in doc_spans:
+            enc = bert_tokenizer.encode(span.text)
+            rows = numpy.asarray(enc.offsets, dtype="int32").reshape((-1, 2)) + span.start_char
+            rows[numpy.asarray(enc.special_tokens_mask, dtype=bool)] = -1
+            offsets.append(rows)
+    max_length = max((len(o) for o in offsets), default=0)
+    check_invariants(docs, spans, offsets, max_length)
