@@ -48,14 +48,21 @@ __all__ = [
     "check_backend",
     "check_pooler",
     "check_span_getter",
+    "example_docs",
+    "generated_pooler_inputs",
+    "overlapping_spans",
     "pooler_batch_invariance",
     "pooler_empty_rows",
     "pooler_finite_differences",
+    "pooler_inputs",
     "pooler_output_shape",
     "resolve_annotation_setter",
     "resolve_backend",
     "resolve_pooler",
     "resolve_span_getter",
+    "run_all",
+    "run_on_batches",
+    "sentencize",
     "setter_handles_empty_docs",
     "setter_idempotent",
     "setter_keeps_trf_data",
@@ -133,14 +140,18 @@ def _describe_docs(docs: Sequence[Doc]) -> str:
     return f"a batch of {len(docs)} docs: [{', '.join(parts)}]{more}"
 
 
-def _run_on_batches(
+def run_on_batches(
     check: Callable[[list[Doc]], None],
     *,
     max_examples: int,
     doc_factory: Callable[[Doc], Doc] | None = None,
     min_docs: int = 1,
 ) -> None:
-    """Run ``check`` on the fixed hostile batches, then on generated ones (hypothesis)."""
+    """Run ``check`` on the fixed hostile batches, then on generated ones (hypothesis).
+
+    Generated examples are derandomized (the same on every run, so a check never flakes) and
+    shrunk by hypothesis when one fails; the error names the smallest failing batch.
+    """
     prepare = doc_factory or (lambda doc: doc)
     fixed = [prepare(doc) for doc in example_docs()]
     batches = [fixed, fixed[::-1], [fixed[0]], fixed[1:3]]
@@ -360,16 +371,17 @@ def check_span_getter(
     checks = dict(SPAN_GETTER_CHECKS)
     if covers_every_token:
         checks["covers_every_token"] = span_getter_covers_every_token
-    _run_on_batches(
-        lambda docs: _run_all(checks.values(), fn, docs),
+    run_on_batches(
+        lambda docs: run_all(checks.values(), fn, docs),
         max_examples=max_examples,
         doc_factory=prepare_doc or sentencize,
     )
 
 
-def _run_all(
+def run_all(
     checks: Iterable[Callable[[Any, list[Doc]], None]], plugin: Any, docs: list[Doc]
 ) -> None:
+    """Run several checks on one batch, so generated batches are drawn once per plugin."""
     for check in checks:
         check(plugin, docs)
 
@@ -561,8 +573,8 @@ def check_annotation_setter(
 ) -> None:
     """Check an annotation setter (or registered name) against the contract, on toy outputs."""
     fn = resolve_annotation_setter(setter, config)
-    _run_on_batches(
-        lambda docs: _run_all(SETTER_CHECKS.values(), fn, docs), max_examples=max_examples
+    run_on_batches(
+        lambda docs: run_all(SETTER_CHECKS.values(), fn, docs), max_examples=max_examples
     )
 
 
@@ -599,7 +611,8 @@ def pooler_inputs(width: int = 6) -> list[Ragged]:
     return [_ragged(lengths, width, seed) for seed, lengths in enumerate(layouts)]
 
 
-def _generated_pooler_inputs(max_examples: int, width: int) -> Iterable[Ragged]:
+def generated_pooler_inputs(max_examples: int, width: int) -> Iterable[Ragged]:
+    """Random layouts (seeded, so the same on every run): up to 6 tokens of 0-3 rows each."""
     rng = numpy.random.default_rng(1234)
     for i in range(max_examples):
         n = int(rng.integers(0, 7))
@@ -806,7 +819,7 @@ def check_pooler(
 ) -> None:
     """Check a pooler (a thinc ``Model[Ragged, Floats2d]`` or registered name)."""
     model = resolve_pooler(pooler, config)
-    inputs = [*pooler_inputs(width), *_generated_pooler_inputs(max_examples, width)]
+    inputs = [*pooler_inputs(width), *generated_pooler_inputs(max_examples, width)]
     for check in POOLER_CHECKS.values():
         for X in inputs:
             check(model, X)
@@ -1234,7 +1247,7 @@ def check_backend(
         model.attrs["output_hidden_states"] = with_hidden
         skip = ("finite_differences", "serialization", "listener_attrs") if with_hidden else ()
         checks = [c for name, c in BACKEND_CHECKS.items() if name not in skip]
-        _run_on_batches(
-            lambda docs, checks=checks: _run_all(checks, model, docs), max_examples=max_examples
+        run_on_batches(
+            lambda docs, checks=checks: run_all(checks, model, docs), max_examples=max_examples
         )
     model.attrs["output_hidden_states"] = False
