@@ -184,7 +184,8 @@ class TransformerData:
         if not tensors:
             return Ragged(xp.zeros((0, 0), dtype="float32"), self.align.lengths)
         rows = tensors[0].reshape((-1, tensors[0].shape[-1]))
-        return Ragged(rows[self.align.data], self.align.lengths)
+        # Ragged.data is an (n, 1) view: index with flat rows to get (n, width), not (n, 1, width).
+        return Ragged(rows[self.align.dataXd.reshape((-1,))], self.align.lengths)
 
     @classmethod
     def empty(cls, n_tokens: int = 0, xp: Any = numpy) -> TransformerData:

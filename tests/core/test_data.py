@@ -13,9 +13,10 @@ import pytest
 import spacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import DocBin
 
 from trf_core.data import FullTransformerBatch, ModelOutput, TransformerData, WordpieceBatch
+from trf_core.extensions import install_extensions
 from trf_core.testing import strategies as trf_st
 from trf_core.testing.toy_backend import CLS, SEP, toy_tokenize, toy_transformer_v1
 
@@ -156,16 +157,14 @@ def test_results_do_not_depend_on_batch_or_order(toy: trf_st.ToyBatch, random: A
 
 @pytest.fixture(scope="module")
 def nlp() -> Any:
-    if not Doc.has_extension("trf_data"):
-        Doc.set_extension("trf_data", default=None)
+    install_extensions()
     return spacy.blank("en")
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trf_st.full_transformer_batches(hidden_states=True))
 def test_trf_data_survives_a_docbin(toy: trf_st.ToyBatch) -> None:
-    if not Doc.has_extension("trf_data"):
-        Doc.set_extension("trf_data", default=None)
+    install_extensions()
     doc_bin = DocBin(store_user_data=True)
     for doc, data in zip(toy.docs, toy.batch.doc_data):
         doc._.trf_data = data
