@@ -24,7 +24,10 @@ def doc_sentences(doc: Doc, getter: str) -> list[Span]:
             "Add a component that sets them before the transformer, e.g. "
             "nlp.add_pipe('sentencizer', before='transformer') (or a 'senter' or 'parser' that "
             "does not listen to this transformer), set doc[i].is_sent_start yourself, or use a "
-            "getter that needs no sentences (doc_spans.v1, spacy-transformers.strided_spans.v1)."
+            "getter that needs no sentences (doc_spans.v1, spacy-transformers.strided_spans.v1). "
+            "In training (nlp.update, spacy train) docs skip earlier components unless they are "
+            "listed in [training] annotating_components, e.g. annotating_components = "
+            "['sentencizer']."
         )
     return list(doc.sents)
 
