@@ -197,11 +197,12 @@ def _factory_distribution(name: str) -> str:
 
     from .plugins import _distribution_of_function
 
-    try:
-        meta = Language.get_factory_meta(name)
-        return _distribution_of_function(meta.factory)[0]
-    except Exception:
-        return "spacy"
+    from spacy.util import registry as spacy_registry
+
+    for key in (Language.get_factory_name(name), name):
+        if key in spacy_registry.factories:
+            return _distribution_of_function(spacy_registry.factories.get(key))[0]
+    return "spacy"
 
 
 def check_config(path: Path) -> dict[str, Any]:

@@ -227,8 +227,10 @@ def guard_registry(reg: catalogue.Registry, registry_name: str) -> RegistryGuard
     """The guard of ``reg``, installing one on a spaCy/thinc registry instance on first use.
 
     spaCy's and thinc's registries are plain catalogue instances owned by those libraries; the
-    guard is installed as an instance attribute ``get`` (every holder of the object sees it;
-    names without a guard entry resolve exactly as before).
+    guard is installed as instance attributes ``get`` and ``get_entry_point`` (every holder of
+    the object sees them, ``name in registry`` included; names without a guard entry resolve
+    exactly as before, and unknown names still raise catalogue's ``RegistryError``, which
+    spaCy's ``registry.get`` relies on for its spacy-legacy fallback).
     """
     if isinstance(reg, PluginAwareRegistry):
         return reg.guard
@@ -240,16 +242,18 @@ def guard_registry(reg: catalogue.Registry, registry_name: str) -> RegistryGuard
         def guarded_get(self: catalogue.Registry, name: str) -> Any:
             assert guard is not None
             guard.check(name)
-            if guard.blocked_distributions and reg.entry_points:
-                try:
-                    return _guarded_lookup(self, guard, name)
-                except UnknownRegistryNameError as exc:
-                    # spaCy's registry.get catches RegistryError to try spacy-legacy names
-                    raise catalogue.RegistryError(str(exc)) from None
-            return original(name)
+            return original(name)  # catalogue's get, which calls the guarded get_entry_point
+
+        def guarded_get_entry_point(
+            self: catalogue.Registry, name: str, default: Any = None
+        ) -> Any:
+            assert guard is not None
+            found = _allowed_entry_point(self, guard, name)
+            return default if found is None else found
 
         reg._trf_guard = guard  # type: ignore[attr-defined]
         reg.get = MethodType(guarded_get, reg)  # type: ignore[method-assign]
+        reg.get_entry_point = MethodType(guarded_get_entry_point, reg)  # type: ignore[method-assign]
     return guard
 
 

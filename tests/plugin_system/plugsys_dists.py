@@ -183,3 +183,8 @@ ALL = [
     HOOK_CLAIMANT,
     REDUCE_MEAN,
 ]
+
+FAKE_SPACY_TRANSFORMERS = FakeDistribution("spacy-transformers", "1.3.9", "# metadata only\n")
+"""Only its metadata matters: trf-core must notice spacy-transformers is installed."""
+
+ALL.append(FAKE_SPACY_TRANSFORMERS)

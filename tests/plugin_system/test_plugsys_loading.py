@@ -154,14 +154,6 @@ def test_strict_mode_raises_naming_plugin_and_distribution(
     assert "kt_module_that_does_not_exist" in proc.stderr  # the chained cause
 
 
-def test_strict_mode_is_silent_when_nothing_is_broken(
-    sites: dict[str, Path], workdir: Path
-) -> None:
-    code = "import trf_core, json; print(json.dumps(trf_core.load_plugins().records[0].name))"
-    proc = run_python(code, [sites[GOOD.name]], env={"TRF_STRICT_PLUGINS": "yes"}, cwd=workdir)
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_blocked_plugin_is_never_imported(sites: dict[str, Path], workdir: Path) -> None:
     code = """
     import json, sys, warnings
