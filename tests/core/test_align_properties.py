@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.tokens import Doc, Span
 
-from trf_core.align import align_batch
+from trf_core.align import align_batch, align_by_strings
 from trf_core.testing import strategies as trf_st
 from trf_core.testing.toy_backend import toy_tokenize
 
@@ -214,3 +214,33 @@ def test_real_lowercasing_accent_stripping_tokenizer(bert_tokenizer: Any, batch:
             offsets.append(rows)
     max_length = max((len(o) for o in offsets), default=0)
     check_invariants(docs, spans, offsets, max_length)
+
+
+_ascii_docs = st.lists(
+    st.tuples(st.from_regex(r"[A-Za-z]{1,8}", fullmatch=True), st.booleans()),
+    min_size=1,
+    max_size=12,
+).map(
+    lambda pairs: Doc(
+        trf_st.shared_vocab(), words=[w for w, _ in pairs], spaces=[s for _, s in pairs]
+    )
+)
+
+
+@SETTINGS
+@given(trf_st.batches_of_docs(_ascii_docs), st.integers(3, 8))
+def test_align_by_strings_agrees_with_offsets_on_plain_words(pairs: list, max_length: int) -> None:
+    """Where strings are unambiguous (letters only), aligning strings equals aligning offsets."""
+    docs = [doc for doc, _ in pairs]
+    windows = [[w for span in spans for w in toy_tokenize(span, max_length)] for _, spans in pairs]
+    spans = [[w.span for w in doc_windows] for doc_windows in windows]
+    lengths = [len(doc) for doc in docs]
+    by_offsets = align_batch(spans, [w.offsets for ws in windows for w in ws], max_length, lengths)
+    by_strings = align_by_strings(
+        spans,
+        [w.strings for ws in windows for w in ws],
+        max_length,
+        lengths,
+        special_tokens={"[CLS]", "[SEP]"},
+    )
+    assert rows_of(by_strings) == rows_of(by_offsets)

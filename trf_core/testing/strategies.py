@@ -40,6 +40,7 @@ __all__ = [
     "docs_with_spans",
     "fixed_span_getter",
     "full_transformer_batches",
+    "shared_vocab",
     "span_sets",
     "texts",
     "words",
@@ -80,7 +81,7 @@ WHITESPACE: tuple[str, ...] = (" ", "  ", "\n", "\n\n", "\t", " \n ", "\u3000", 
 _VOCAB: Vocab | None = None
 
 
-def _shared_vocab() -> Vocab:
+def shared_vocab() -> Vocab:
     """One vocab for every generated doc, so the string store is not rebuilt per example."""
     global _VOCAB
     if _VOCAB is None:
@@ -128,7 +129,7 @@ def _docs_from_words(draw: Any, min_tokens: int, max_tokens: int) -> Doc:
         else:
             tokens.append(draw(words()))
             spaces.append(draw(st.booleans()))
-    return Doc(_shared_vocab(), words=tokens, spaces=spaces)
+    return Doc(shared_vocab(), words=tokens, spaces=spaces)
 
 
 def docs(
