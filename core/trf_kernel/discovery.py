@@ -12,18 +12,19 @@ from typing import Any
 
 
 def discover_entry_points(group: str, entry_points: Any = None) -> list[metadata.EntryPoint]:
-    """The entry points of ``group``, sorted by name, duplicates (same name and value) dropped.
+    """The entry points of ``group``, sorted by name, duplicates dropped.
 
     ``entry_points`` may be a precomputed ``importlib.metadata.EntryPoints`` (or anything with
     ``select(group=...)``) so a host that already scanned the environment avoids a second scan.
-    Duplicates happen when one distribution is visible twice on ``sys.path``.
+    A duplicate (same name, value and distribution) happens when one distribution is visible
+    twice on ``sys.path``; two distributions declaring one name are both kept.
     """
     source = metadata.entry_points() if entry_points is None else entry_points
     selected: Iterable[metadata.EntryPoint] = source.select(group=group)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str | None]] = set()
     found = []
     for ep in selected:
-        key = (ep.name, ep.value)
+        key = (ep.name, ep.value, distribution_of(ep)[0])
         if key not in seen:
             seen.add(key)
             found.append(ep)
