@@ -324,3 +324,31 @@ def test_piece_strings_match_the_text(nlp: Any) -> None:
     batch, _ = build()([nlp.make_doc(text)], is_train=False)
     assert batch.wordpieces.strings[0][1:-1] == expected_pieces(text)
     assert batch.wordpieces.strings[0][0] == CLS and batch.wordpieces.strings[0][-1] == SEP
+
+
+def test_testing_kit_and_toy_backend_work_without_torch_pytest_or_hypothesis() -> None:
+    """The conformance kit is for torch-free environments; run it with those imports blocked."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import sys
+        for name in ("torch", "transformers", "pytest", "hypothesis"):
+            sys.modules[name] = None  # any import of them now raises ImportError
+        import trf_core.testing
+        from spacy.tokens import Doc
+        from spacy.vocab import Vocab
+        from trf_core.testing.toy_backend import toy_transformer_v1
+        model = toy_transformer_v1(lambda docs: [[d[:]] for d in docs], width=4)
+        model.initialize()
+        batch, _ = model([Doc(Vocab(), words=["no", "torch"])], is_train=False)
+        print(batch.doc_data[0].align.lengths.tolist())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[1, 2]"
