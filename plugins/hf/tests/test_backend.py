@@ -218,3 +218,79 @@ def test_bad_window_options(bert_dir: Path) -> None:
     model = build(bert_dir, window=64)
     with pytest.raises(ValueError, match="at most 32"):
         model.predict([NLP(SHORT)])
+
+
+class _NoOffsets:
+    """A tokenizer that reports no character offsets, like transformers' slow tokenizers."""
+
+    is_fast = False
+
+    def __init__(self, fast: object) -> None:
+        self._fast = fast
+
+    def __call__(self, texts: list[str], **kwargs: object) -> object:
+        if kwargs.get("return_offsets_mapping"):
+            raise NotImplementedError("slow tokenizers have no offsets")
+        return self._fast(texts, **kwargs)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fast, name)
+
+
+def test_tokenizer_without_offsets_aligns_by_strings(bert_dir: Path) -> None:
+    pytest.importorskip("spacy_alignments")
+    model = build(bert_dir, window=16)
+    docs = [NLP("The quick brown foxes jump over the lazy dog."), NLP(LONG)]
+    expected = model.predict(docs)
+    shim = model.shims[0]
+    shim.tokenizer = _NoOffsets(shim.tokenizer)
+    got = model.predict(docs)
+    numpy.testing.assert_array_equal(
+        as_numpy(got.model_output.last_hidden_state),
+        as_numpy(expected.model_output.last_hidden_state),
+    )
+    first = len(docs[0])
+    numpy.testing.assert_array_equal(
+        as_numpy(got.align.lengths)[:first], as_numpy(expected.align.lengths)[:first]
+    )
+    n_rows = int(as_numpy(expected.align.lengths)[:first].sum())
+    numpy.testing.assert_array_equal(
+        as_numpy(got.align.data).reshape(-1)[:n_rows],
+        as_numpy(expected.align.data).reshape(-1)[:n_rows],
+    )
+
+
+def test_plugin_registers_every_architecture() -> None:
+    import spacy
+    from trf_hf import ARCHITECTURES
+    from trf_hf.plugin import trf_model_backends
+
+    import trf_core  # noqa: F401  (loads plugins)
+
+    assert set(trf_model_backends()) == set(ARCHITECTURES)
+    for name, fn in ARCHITECTURES.items():
+        assert spacy.registry.architectures.get(name) is fn
+
+
+@pytest.mark.gpu
+def test_gpu_outputs_are_cupy_and_match_cpu(bert_dir: Path) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    cupy = pytest.importorskip("cupy")
+    from thinc.api import NumpyOps, set_current_ops, use_ops
+
+    cpu = build(bert_dir).predict([NLP(SHORT)]).model_output.last_hidden_state
+    with use_ops("cupy"):
+        for mixed in (False, True):
+            model = build(bert_dir, mixed_precision=mixed)
+            assert model.shims[0].device.type == "cuda"
+            batch, backprop = model.begin_update([NLP(SHORT)])
+            hidden = batch.model_output.last_hidden_state
+            assert isinstance(hidden, cupy.ndarray)
+            atol = 5e-2 if mixed else 1e-4
+            numpy.testing.assert_allclose(cupy.asnumpy(hidden), cpu, atol=atol)
+            tensors = batch.doc_data[0].tensors
+            backprop([[cupy.ones_like(tensors[0])] + [None] * (len(tensors) - 1)])
+            grads = [p.grad for p in model.shims[0].transformer.parameters()]
+            assert any(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+    set_current_ops(NumpyOps())

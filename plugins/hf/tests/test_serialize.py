@@ -89,3 +89,18 @@ def test_from_disk_on_a_folder_without_a_model(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no trf-hf model"):
         model.attrs["trf_from_disk"](tmp_path / "empty")
+
+
+def test_a_copy_saves_its_own_weights(trained: Any, tmp_path: Path) -> None:
+    from thinc.api import SGD
+
+    copied = trained.copy()
+    batch, backprop = copied.begin_update([NLP(SHORT)])  # training the copy only
+    tensors = batch.doc_data[0].tensors
+    backprop([[numpy.ones_like(tensors[0])] + [None] * (len(tensors) - 1)])
+    copied.finish_update(SGD(0.5))
+    fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
+    fresh.attrs["trf_from_bytes"](copied.attrs["trf_to_bytes"]())
+    _assert_same(_outputs(copied), _outputs(fresh))
+    with pytest.raises(AssertionError):
+        _assert_same(_outputs(trained), _outputs(copied))

@@ -196,8 +196,13 @@ def build_hf_backend(
 
 
 def _bind_attrs(model: BackendModel) -> None:
-    """The contract's serialization and listener attributes, bound to this model's shim."""
+    """The contract's serialization and listener attributes, bound to this model's shim.
+
+    ``Model.copy()`` deep-copies the shim but keeps these functions as they are, so a copy
+    would save its original's weights; ``_rebind`` (called on init and forward) fixes that.
+    """
     shim: HFBackendShim = model.shims[0]
+    model.attrs["trf_hf_shim_id"] = id(shim)
     model.attrs["trf_to_disk"] = lambda path: shim.to_disk_dir(Path(path))
     model.attrs["trf_from_disk"] = lambda path: shim.from_disk_dir(Path(path))
     model.attrs["trf_to_bytes"] = lambda: _loaded(shim).to_bytes()
@@ -224,6 +229,8 @@ def _count_pieces(docs: list[Doc]) -> list[int]:
 def get_shim(model: BackendModel) -> HFBackendShim:
     """The backend's shim, with tokenizer and weights loaded."""
     shim: HFBackendShim = model.shims[0]
+    if model.attrs.get("trf_hf_shim_id") != id(shim):
+        _bind_attrs(model)  # a copy: point the serialization attrs at its own shim
     shim.ensure_loaded()
     return shim
 
