@@ -67,7 +67,7 @@ def pool_nonempty(
         def backprop_nothing(dY: Floats2d) -> Ragged:
             return Ragged(ops.alloc2f(0, width), X.lengths)
 
-        return ops.alloc2f(n_tokens, width), backprop_nothing
+        return ops.alloc2f(n_tokens, _output_width(pooler, width)), backprop_nothing
 
     pooled, bp_pooled = pooler(Ragged(data, lengths[keep]), is_train)
     if pooled.shape[0] != n_kept:
@@ -86,3 +86,12 @@ def pool_nonempty(
         return Ragged(d_inner.dataXd, X.lengths)
 
     return out, backprop
+
+
+def _output_width(pooler: Model[Ragged, Floats2d], width: int) -> int:
+    """The pooler's output width for rows of ``width``: poolers may change it (first+last rows
+    concatenated doubles it), so ask the pooler (its ``nO``, else one one-row token)."""
+    if pooler.has_dim("nO") is True:
+        return int(pooler.get_dim("nO"))
+    probe, _ = pooler(Ragged(pooler.ops.alloc2f(1, width), pooler.ops.asarray1i([1])), False)
+    return int(probe.shape[1])

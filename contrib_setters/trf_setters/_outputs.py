@@ -48,10 +48,11 @@ def check_batch(docs: Sequence[Doc], batch: Any, layer: int | None, setter: str)
         )
 
 
-def batch_width(batch: Any) -> int:
-    """The batch's hidden width, or 0 when the transformer saw nothing in this batch."""
+def batch_width(batch: Any, known: int = 0) -> int:
+    """The batch's hidden width; ``known`` (a width seen before) when the transformer saw
+    nothing in this batch (only empty docs), so such docs still get vectors of the right width."""
     state = batch.model_output.get("last_hidden_state")
-    return int(state.shape[-1]) if state is not None else 0
+    return int(state.shape[-1]) if state is not None else known
 
 
 def layer_of(model_output: Mapping[str, Any], layer: int | None) -> Any:

@@ -54,6 +54,8 @@ class DocEmbeddingSimilarity:
     def __call__(self, doc: Doc, other: Any) -> float:
         mine = doc._.get(self.extension)
         theirs = other.vector
+        if not mine.size or not getattr(theirs, "size", 0):
+            return 0.0  # a doc (or other) with no vector at all is similar to nothing
         if getattr(theirs, "shape", None) != mine.shape:
             raise ValueError(
                 f"doc.similarity compares {NAME} embeddings of width {mine.shape[-1]} with a "
@@ -88,6 +90,8 @@ class DocEmbeddingSetter:
         self.extension = extension
         self.set_hooks = set_hooks
         self.needs_hidden_states = layer is not None
+        self.width = 0
+        """The last hidden width seen: what docs of an all-empty batch get."""
 
     def __call__(self, docs: list[Doc], batch: Any) -> None:
         check_batch(docs, batch, self.layer, NAME)
@@ -97,7 +101,7 @@ class DocEmbeddingSetter:
                     f"{NAME}: pooling 'pooler' needs the model's pooled output, but this model "
                     f"has none (it returns: {', '.join(batch.model_output)}); use 'cls' or 'mean'"
                 )
-        width = batch_width(batch)
+        width = self.width = batch_width(batch, self.width)
         for doc, data in zip(docs, batch.doc_data):
             doc._.set(self.extension, self._embed(data, width))
             if self.set_hooks:

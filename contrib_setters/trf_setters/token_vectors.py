@@ -32,10 +32,12 @@ class TokenVectorSetter:
         check_layer_setting(layer, NAME)
         self.layer = layer
         self.needs_hidden_states = layer is not None
+        self.width = 0
+        """The last hidden width seen: what docs of an all-empty batch get."""
 
     def __call__(self, docs: list[Doc], batch: Any) -> None:
         check_batch(docs, batch, self.layer, NAME)
-        width = batch_width(batch)
+        width = self.width = batch_width(batch, self.width)
         for doc, data in zip(docs, batch.doc_data):
             array = layer_of(data.model_output, self.layer)
             doc.tensor = token_means(array, data.align, width)
