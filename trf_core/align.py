@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy
 from numpy.typing import NDArray
-from spacy.attrs import IDX, LENGTH
+from spacy.attrs import IDX, IS_SPACE, LENGTH, ORTH
 from spacy.tokens import Doc, Span
 from thinc.types import Ints2d, Ragged
 
@@ -43,8 +43,10 @@ def align_batch(
     doc_lengths: each doc's token count.
 
     Returns a Ragged over all tokens of all docs concatenated, ``lengths`` with ``sum(doc_lengths)``
-    entries and ``data`` the row indices, each token's rows ascending. Whitespace tokens and tokens
-    no piece touches get no rows; a token inside two overlapping spans gets rows in both.
+    entries and ``dataXd`` the 1-D int32 row indices (thinc's ``.data`` is an ``(n, 1)`` view),
+    each token's rows ascending. Whitespace tokens and tokens no piece touches get no rows; a token
+    inside two overlapping spans gets rows in both. A piece is clipped to its span's characters,
+    so a zero-width piece (or one outside its span) aligns to nothing.
     """
     _check_batch(spans, piece_offsets, max_length, doc_lengths)
     n_tokens_total = int(sum(doc_lengths))
@@ -81,10 +83,7 @@ def _align_doc(
     starts, ends, rows = _doc_pieces(doc_spans, offsets, first_span, max_length)
     if not len(doc) or not len(starts):
         return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="int64")
-    attrs = doc.to_array([IDX, LENGTH]).astype("int64").reshape((-1, 2))
-    real = numpy.flatnonzero(_visible_chars(doc.text, attrs[:, 0], attrs[:, 0] + attrs[:, 1]) > 0)
-    tok_start = attrs[real, 0]
-    tok_end = tok_start + attrs[real, 1]
+    real, tok_start, tok_end = _visible_tokens(doc)
     # Tokens never overlap and come in text order, so both bounds are sorted: the tokens a piece
     # [a, b) overlaps are those with end > a and start < b, a contiguous range.
     first = numpy.searchsorted(tok_end, starts, side="right")
@@ -97,20 +96,25 @@ def _align_doc(
     return real[pair_pos], pair_rows
 
 
-# Every whitespace code point lies below U+3001; listing them once keeps the check vectorised.
-_WHITESPACE = numpy.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype="uint32")
+def _visible_tokens(doc: Doc) -> tuple[_Index, _Index, _Index]:
+    """Index, start and end character of each token holding a non-whitespace character.
 
-
-def _visible_chars(text: str, starts: _Index, ends: _Index) -> _Index:
-    """How many non-whitespace characters each ``[start, end)`` range of ``text`` holds.
-
-    Whitespace tokens are found from the text itself rather than ``Token.is_space``, which a doc
-    built on a bare ``Vocab`` (no lexical attribute getters) reports as False for every token.
+    ``Token.is_space`` is only right when the vocab has a lexical getter for it; a doc built on
+    a bare ``Vocab`` reports False for every token, so there each distinct token string is
+    checked instead (once per string, not per token, and without rebuilding ``doc.text``).
     """
-    codes = numpy.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-    visible = numpy.zeros((len(codes) + 1,), dtype="int64")
-    numpy.cumsum(~numpy.isin(codes, _WHITESPACE), out=visible[1:])
-    return visible[ends] - visible[starts]
+    if IS_SPACE in getattr(doc.vocab, "lex_attr_getters", {}):
+        attrs = doc.to_array([IDX, LENGTH, IS_SPACE]).astype("int64").reshape((-1, 3))
+        blank = attrs[:, 2] != 0
+    else:
+        attrs = doc.to_array([IDX, LENGTH, ORTH]).astype("uint64").reshape((-1, 3))
+        orths, inverse = numpy.unique(attrs[:, 2], return_inverse=True)
+        strings = doc.vocab.strings
+        is_blank = [strings[int(o)].isspace() for o in orths.tolist()]
+        blank = numpy.asarray(is_blank, dtype=bool)[inverse.reshape((-1,))]
+    real = numpy.flatnonzero(~blank & (attrs[:, 1] > 0))
+    starts = attrs[real, 0].astype("int64")
+    return real, starts, starts + attrs[real, 1].astype("int64")
 
 
 def _doc_pieces(
@@ -120,23 +124,23 @@ def _doc_pieces(
     max_length: int,
 ) -> tuple[_Index, _Index, _Index]:
     """Every real piece of a doc's spans: start, end (clipped to its span) and batch row."""
-    starts: list[_Index] = []
-    ends: list[_Index] = []
-    rows: list[_Index] = []
-    for k, (span, span_offsets) in enumerate(zip(doc_spans, offsets)):
-        arr = numpy.asarray(_to_numpy(span_offsets), dtype="int64").reshape((-1, 2))
-        # Clip to the span: a tokenizer that reports a piece reaching past its span's text must
-        # not pull tokens outside the span into it.
-        a = numpy.maximum(arr[:, 0], span.start_char)
-        b = numpy.minimum(arr[:, 1], span.end_char)
-        keep = numpy.flatnonzero((arr[:, 0] >= 0) & (b > a))
-        starts.append(a[keep])
-        ends.append(b[keep])
-        rows.append((first_span + k) * max_length + keep)
-    if not starts:
+    arrays = [numpy.asarray(_to_numpy(o), dtype="int64").reshape((-1, 2)) for o in offsets]
+    counts = numpy.asarray([len(a) for a in arrays], dtype="int64")
+    total = int(counts.sum())
+    if not total:
         empty = numpy.zeros((0,), dtype="int64")
         return empty, empty, empty
-    return numpy.concatenate(starts), numpy.concatenate(ends), numpy.concatenate(rows)
+    pieces = numpy.concatenate(arrays)
+    bounds = numpy.asarray([(s.start_char, s.end_char) for s in doc_spans], dtype="int64")
+    span_of = numpy.repeat(numpy.arange(len(arrays)), counts)
+    position = numpy.arange(total) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    # Clip to the span: a tokenizer that reports a piece reaching past its span's text must not
+    # pull tokens outside the span into it.
+    a = numpy.maximum(pieces[:, 0], bounds[span_of, 0])
+    b = numpy.minimum(pieces[:, 1], bounds[span_of, 1])
+    keep = numpy.flatnonzero((pieces[:, 0] >= 0) & (b > a))
+    rows = (first_span + span_of[keep]) * max_length + position[keep]
+    return a[keep], b[keep], rows
 
 
 def _pairs_to_ragged(token_parts: list[_Index], row_parts: list[_Index], n_tokens: int) -> Ragged:
