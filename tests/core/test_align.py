@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy
 import pytest
+import spacy
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
@@ -152,3 +153,15 @@ def test_align_by_strings_counts_rows_per_span() -> None:
         special_tokens=("<s>", "</s>"),
     )
     assert _rows(align) == [[1, 5], [6]]
+
+
+@pytest.mark.parametrize("with_lexical_attrs", [True, False])
+def test_whitespace_token_under_a_piece_aligns_to_nothing(with_lexical_attrs: bool) -> None:
+    # A bare Vocab reports is_space False for every token; alignment must not rely on it.
+    vocab = spacy.blank("en").vocab if with_lexical_attrs else Vocab()
+    doc = Doc(vocab, words=["go", "\n\n", "now"], spaces=[True, False, False])
+    assert doc.text == "go \n\nnow"
+    # One piece swallowing the newlines with the word after them, as some BPEs report it.
+    offsets = _offsets(SPECIAL, (0, 2), (2, 8), SPECIAL)
+    align = align_batch([[doc[:]]], [offsets], max_length=4, doc_lengths=[3])
+    assert _rows(align) == [[1], [], [2]]
