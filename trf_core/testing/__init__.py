@@ -6,3 +6,19 @@ needs hypothesis).
 """
 
 from __future__ import annotations
+
+from .checks import (
+    ContractViolation,
+    check_annotation_setter,
+    check_backend,
+    check_pooler,
+    check_span_getter,
+)
+
+__all__ = [
+    "ContractViolation",
+    "check_annotation_setter",
+    "check_backend",
+    "check_pooler",
+    "check_span_getter",
+]
