@@ -352,3 +352,11 @@ def test_testing_kit_and_toy_backend_work_without_torch_pytest_or_hypothesis() -
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[1, 2]"
+
+
+def test_span_getter_may_return_generators(nlp: Any) -> None:
+    doc = nlp.make_doc("one two three four")
+    model = build(lambda docs: (iter([d[0:2], d[2:4]]) for d in docs))
+    batch, _ = model([doc], is_train=False)
+    assert [[(s.start, s.end) for s in spans] for spans in batch.spans] == [[(0, 2), (2, 4)]]
+    assert batch.doc_data[0].align.lengths.tolist() == [1, 1, 2, 2]

@@ -209,7 +209,8 @@ def _as_any(array: Any) -> Any:
 def _tokenize_batch(
     model: Model, docs: list[Doc]
 ) -> tuple[list[list[Span]], list[list[str]], list[Ints2d]]:
-    spans = model.attrs["get_spans"](docs)
+    # Getters may return any iterables (generators, tuples); the batch keeps plain lists.
+    spans = [list(doc_spans) for doc_spans in model.attrs["get_spans"](docs)]
     if len(spans) != len(docs):
         raise ValueError(
             f"the span getter returned spans for {len(spans)} docs, but got {len(docs)}; "
