@@ -22,6 +22,9 @@ from trf_core.testing.suites import (
 needs_span_getters = pytest.mark.skipif(
     importlib.util.find_spec("trf_span_getters") is None, reason="trf-span-getters not installed"
 )
+needs_setters = pytest.mark.skipif(
+    importlib.util.find_spec("trf_setters") is None, reason="trf-setters not installed"
+)
 needs_poolers = pytest.mark.skipif(
     importlib.util.find_spec("trf_poolers") is None, reason="trf-poolers not installed"
 )
@@ -67,6 +70,21 @@ class TestNullAnnotationSetter(AnnotationSetterTests):
     @pytest.fixture
     def annotation_setter(self) -> Any:
         return null_annotation_setter
+
+
+@needs_setters
+class TestNullSetterByName(AnnotationSetterTests):
+    annotation_setter_name = "spacy-transformers.null_annotation_setter.v1"
+
+
+@needs_setters
+class TestTokenVectors(AnnotationSetterTests):
+    annotation_setter_name = "trf.token_vectors.v1"
+
+
+@needs_setters
+class TestDocEmbedding(AnnotationSetterTests):
+    annotation_setter_name = "trf.doc_embedding.v1"
 
 
 class TestToyBackend(BackendTests):
