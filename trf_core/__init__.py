@@ -8,8 +8,6 @@ from __future__ import annotations
 from . import registry
 from .align import align_batch, align_by_strings
 from .batching import plan_batches
-from .align import align_batch, align_by_strings
-from .batching import plan_batches
 from .data import FullTransformerBatch, ModelOutput, TransformerData, WordpieceBatch
 from .errors import (
     MissingDistributionError,
@@ -47,14 +45,11 @@ __all__ = [
     "__version__",
     "align_batch",
     "align_by_strings",
-    "align_batch",
-    "align_by_strings",
     "hookimpl",
     "hookspec",
     "last_layer_head",
     "layers_head",
     "load_plugins",
-    "plan_batches",
     "nonempty_pooling",
     "plan_batches",
     "registry",
