@@ -206,13 +206,14 @@ def test_custom_span_getter_with_spacy_train_code(tmp_path: Path) -> None:
         + TRANSFORMER_BLOCK.replace('"doc_spans.v1"', '"custom_sent_spans"')
         + NER_BLOCK
     )
+    (tmp_path / "code.py").write_text(textwrap.dedent(CUSTOM_CODE))
+    spacy.util.import_file("seed_page_code", tmp_path / "code.py")  # to fill the config here
     filled = spacy.util.load_model_from_config(config, auto_fill=True).config
     filled["paths"]["train"] = str(tmp_path / "train.spacy")
     filled["paths"]["dev"] = str(tmp_path / "train.spacy")
     filled["training"]["max_steps"] = 2
     filled["training"]["eval_frequency"] = 1
     filled.to_disk(tmp_path / "config.cfg")
-    (tmp_path / "code.py").write_text(textwrap.dedent(CUSTOM_CODE))
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "train", str(tmp_path / "config.cfg"),
          "--code", str(tmp_path / "code.py"), "--output", str(tmp_path / "out")],
