@@ -8,6 +8,7 @@ trf-hf's own, optional, and say what happens to spans longer than the model acce
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from thinc.api import Model
@@ -18,7 +19,8 @@ if TYPE_CHECKING:  # importing trf_core here would be circular: trf_core loads t
 
     from trf_core.types import SpanGetter
 
-BackendModel = Model["list[Doc]", "FullTransformerBatch"]
+BackendModel = Model[Any, Any]
+"""``Model[list[Doc], FullTransformerBatch]`` (spelled loosely: trf_core is not imported here)."""
 
 
 def transformer_model_v3(
@@ -177,7 +179,7 @@ TransformerModel = transformer_model_v3
 
 Tok2VecTransformer = tok2vec_transformer_v3
 
-ARCHITECTURES = {
+ARCHITECTURES: dict[str, Callable[..., Any]] = {
     "spacy-transformers.TransformerModel.v1": transformer_model_v1,
     "spacy-transformers.TransformerModel.v2": transformer_model_v2,
     "spacy-transformers.TransformerModel.v3": transformer_model_v3,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy
 import srsly
@@ -201,8 +201,8 @@ def _bind_attrs(model: BackendModel) -> None:
     ``Model.copy()`` deep-copies the shim but keeps these functions as they are, so a copy
     would save its original's weights; ``_rebind`` (called on init and forward) fixes that.
     """
-    shim: HFBackendShim = model.shims[0]
-    model.attrs["trf_hf_shim_id"] = id(shim)
+    shim = cast(HFBackendShim, model.shims[0])
+    model.attrs["hf_shim_id"] = id(shim)
     model.attrs["trf_to_disk"] = lambda path: shim.to_disk_dir(Path(path))
     model.attrs["trf_from_disk"] = lambda path: shim.from_disk_dir(Path(path))
     model.attrs["trf_to_bytes"] = lambda: _loaded(shim).to_bytes()
@@ -228,8 +228,8 @@ def _count_pieces(docs: list[Doc]) -> list[int]:
 
 def get_shim(model: BackendModel) -> HFBackendShim:
     """The backend's shim, with tokenizer and weights loaded."""
-    shim: HFBackendShim = model.shims[0]
-    if model.attrs.get("trf_hf_shim_id") != id(shim):
+    shim = cast(HFBackendShim, model.shims[0])
+    if model.attrs.get("hf_shim_id") != id(shim):
         _bind_attrs(model)  # a copy: point the serialization attrs at its own shim
     shim.ensure_loaded()
     return shim

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional, cast
 
 import numpy
 from spacy.tokens import Span
+from thinc.types import Ints2d
 
 from trf_core.data import WordpieceBatch
 
@@ -288,14 +289,15 @@ def layout(
         columns[w, held] = numpy.arange(len(held))
     wordpieces = WordpieceBatch(
         strings=span_strings,
-        input_ids=input_ids,
-        attention_mask=attention_mask,
+        input_ids=cast(Ints2d, input_ids),
+        attention_mask=cast(Ints2d, attention_mask),
         lengths=[len(ids) for ids in span_ids],
-        token_type_ids=token_type_ids,
+        token_type_ids=cast(Optional[Ints2d], token_type_ids),
     )
+    complete = [o for o in span_offsets if o is not None]
     return WindowPlan(
         wordpieces=wordpieces,
-        offsets=None if any(o is None for o in span_offsets) else span_offsets,  # type: ignore[misc]
+        offsets=complete if len(complete) == len(span_offsets) else None,
         window_ids=window_ids,
         window_mask=window_mask,
         window_type_ids=window_types,
