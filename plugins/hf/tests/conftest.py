@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from models import make_bert, make_roberta
+from hf_models import make_bert, make_roberta
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy
 import pytest
 import spacy
-from helpers import as_numpy
+from hf_helpers import as_numpy
 from spacy.training import Example
 
 TRAIN = [
@@ -97,7 +97,7 @@ def saved_pipeline(bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @spacy.registry.span_getters("trf_hf_test.doc_spans")  # type: ignore[misc]
 def _configure_doc_spans() -> Any:
-    from helpers import doc_spans
+    from hf_helpers import doc_spans
 
     return doc_spans
 
@@ -138,10 +138,10 @@ def test_saved_pipeline_loads_offline_in_a_fresh_process(
         except OSError as err:
             blocked = type(err).__name__ == "NetworkDisabled"
         import spacy
-        import test_pipeline  # registers the test's span getter
-        from helpers import as_numpy
+        import test_hf_pipeline  # registers the test's span getter
+        from hf_helpers import as_numpy
         nlp = spacy.load({str(path)!r})
-        preds = test_pipeline._predictions(nlp)
+        preds = test_hf_pipeline._predictions(nlp)
         json.dump({{"blocked": blocked, "preds": preds}}, open({str(out)!r}, "w"))
         """
     )

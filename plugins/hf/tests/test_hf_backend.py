@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy
 import pytest
 import torch
-from helpers import (
+from hf_helpers import (
     NLP,
     as_numpy,
     doc_spans,

@@ -8,8 +8,8 @@ from typing import Any
 import numpy
 import pytest
 import torch
-from helpers import NLP, doc_spans, load_reference, most_central_window, window_starts
-from test_backend import LONG, SHORT
+from hf_helpers import NLP, doc_spans, load_reference, most_central_window, window_starts
+from test_hf_backend import LONG, SHORT
 from trf_hf import TransformerModel
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy
 import pytest
 import spacy
-from helpers import as_numpy
+from hf_helpers import as_numpy
 from spacy.tokens import DocBin
 
 FIXTURE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "spacy_transformers_1x"

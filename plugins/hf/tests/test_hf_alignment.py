@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy
 import pytest
-from helpers import NLP, as_numpy
+from hf_helpers import NLP, as_numpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from trf_hf import TransformerModel

