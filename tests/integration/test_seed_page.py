@@ -201,8 +201,10 @@ def test_custom_span_getter_with_spacy_train_code(tmp_path: Path) -> None:
             token.is_sent_start = i == 0
         docs.append(doc)
     DocBin(docs=docs).to_disk(tmp_path / "train.spacy")
+    # doc.sents needs boundaries on the predicted docs too: a sentencizer runs first
     config = Config().from_str(
-        NLP_BLOCK.format(pipeline='["transformer","ner"]')
+        NLP_BLOCK.format(pipeline='["sentencizer","transformer","ner"]')
+        + '\n[components.sentencizer]\nfactory = "sentencizer"\n'
         + TRANSFORMER_BLOCK.replace('"doc_spans.v1"', '"custom_sent_spans"')
         + NER_BLOCK
     )
