@@ -25,9 +25,9 @@ def doc_sentences(doc: Doc, getter: str) -> list[Span]:
             "nlp.add_pipe('sentencizer', before='transformer') (or a 'senter' or 'parser' that "
             "does not listen to this transformer), set doc[i].is_sent_start yourself, or use a "
             "getter that needs no sentences (doc_spans.v1, spacy-transformers.strided_spans.v1). "
-            "In training (nlp.update, spacy train) docs skip earlier components unless they are "
-            "listed in [training] annotating_components, e.g. annotating_components = "
-            "['sentencizer']."
+            "Note that nlp.initialize and nlp.update (spacy train) hand the transformer docs "
+            "that skipped earlier components: in training, list the component under "
+            "[training] annotating_components, e.g. annotating_components = ['sentencizer']."
         )
     return list(doc.sents)
 
