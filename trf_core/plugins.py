@@ -227,14 +227,25 @@ def ensure_no_spacy_transformers() -> None:
 # -- the steps of load_plugins -----------------------------------------------------------------
 
 
+class _Groups:
+    """The entry points of the groups we read, selected once (each ``select`` walks them all)."""
+
+    def __init__(self, entry_points: Any, groups: list[str]) -> None:
+        self._groups = {group: list(entry_points.select(group=group)) for group in groups}
+
+    def select(self, group: str) -> list[Any]:
+        return self._groups[group]
+
+
 def _entry_points(*, refresh: bool) -> Any:
     """The environment's entry points: catalogue's scan, or a fresh one (kept in sync)."""
     if not refresh:
-        return catalogue.AVAILABLE_ENTRY_POINTS
-    importlib.invalidate_caches()
-    fresh = metadata.entry_points()
-    catalogue.AVAILABLE_ENTRY_POINTS = fresh
-    return fresh
+        source = catalogue.AVAILABLE_ENTRY_POINTS
+    else:
+        importlib.invalidate_caches()
+        source = metadata.entry_points()
+        catalogue.AVAILABLE_ENTRY_POINTS = source
+    return _Groups(source, [GROUP, "spacy_factories", *CATALOGUE_GROUPS.values()])
 
 
 def _check_hook_result(hook: str, value: Any) -> str | None:

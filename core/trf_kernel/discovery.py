@@ -44,15 +44,33 @@ def distribution_of(entry_point: metadata.EntryPoint) -> tuple[str | None, str |
     dist = getattr(entry_point, "dist", None)
     if dist is None:
         return None, None
-    key = str(getattr(dist, "_path", "")) or None
+    path = getattr(dist, "_path", None)
+    key = str(path) if path is not None else None
     if key is not None and key in _DIST_CACHE:
         return _DIST_CACHE[key]
-    try:
-        name = dist.metadata["Name"]
-        version = dist.version
-    except Exception:  # broken metadata must not break listing
-        return None, None
-    result = (str(name) if name else None), (str(version) if version else None)
+    result = _from_dist_info_name(getattr(path, "name", ""))
+    if result is None:
+        try:
+            meta = dist.metadata  # parses the whole file: read it once, not per field
+            name, version = meta["Name"], meta["Version"]
+        except Exception:  # broken metadata must not break listing
+            return None, None
+        result = (str(name) if name else None), (str(version) if version else None)
     if key is not None:
         _DIST_CACHE[key] = result
     return result
+
+
+def _from_dist_info_name(folder: str) -> tuple[str, str] | None:
+    """(name, version) from a ``name-version.dist-info`` folder name, without reading files.
+
+    Installers write the folder with the normalized name (PEP 503, ``_`` for separators), so
+    the name is shown with ``-``: ``trf_hf-0.1.0.dist-info`` -> ``("trf-hf", "0.1.0")``.
+    Anything else (``.egg-info``, odd names) returns None and the metadata file is read.
+    """
+    if not folder.endswith(".dist-info"):
+        return None
+    parts = folder[: -len(".dist-info")].split("-")
+    if len(parts) != 2 or not all(parts):
+        return None
+    return parts[0].replace("_", "-"), parts[1]
