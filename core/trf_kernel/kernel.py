@@ -34,7 +34,7 @@ class PluginKernel:
     def __init__(
         self,
         group: str,
-        hookspecs: ModuleType | type | object,
+        hookspecs: ModuleType | type,
         *,
         project_name: str | None = None,
         strict_env: str | None = None,

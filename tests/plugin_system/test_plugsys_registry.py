@@ -41,8 +41,8 @@ def test_errors_are_not_registry_errors(error: type) -> None:
 
 
 def test_spacy_registry_holds_our_registries() -> None:
-    assert spacy.registry.span_getters is trf_core.registry.span_getters
-    assert spacy.registry.annotation_setters is trf_core.registry.annotation_setters
+    assert spacy.registry.span_getters is trf_core.registry.span_getters  # type: ignore[attr-defined]
+    assert spacy.registry.annotation_setters is trf_core.registry.annotation_setters  # type: ignore[attr-defined]
     assert "span_getters" in spacy_registry.get_registry_names()
 
 
