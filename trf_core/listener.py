@@ -93,7 +93,7 @@ class GradFactor:
 
     def __init__(self, value: GradFactorLike) -> None:
         if isinstance(value, GradFactor):
-            value = value.source
+            value = cast(Any, value).source
         if isinstance(value, bool) or not (
             isinstance(value, (int, float)) or callable(value) or isinstance(value, Iterator)
         ):
@@ -101,7 +101,7 @@ class GradFactor:
                 f"grad_factor must be a number or a thinc schedule, got {type(value).__name__}; "
                 "use e.g. grad_factor = 1.0, or a [grad_factor] block with @schedules"
             )
-        self.source = value
+        self.source: Any = value
         self.step = 0
         self.last = float(value) if isinstance(value, (int, float)) else 1.0
 
@@ -552,7 +552,7 @@ def _head_forward(
                 ops.scatter_add(
                     d_flat,
                     _row_indices(doc_data, xp),
-                    d_rows[row_splits[i] : row_splits[i + 1]].astype(feat.dtype),
+                    cast(Any, d_rows[row_splits[i] : row_splits[i + 1]]).astype(feat.dtype),
                 )
                 for index, grad in bp(d_flat.reshape(feat.shape)).items():
                     doc_grads[index] = grad

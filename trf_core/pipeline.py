@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import srsly
 from spacy import util
@@ -176,6 +176,7 @@ class Transformer(TrainablePipe):
         self._listener_map: dict[str, list[Model]] = {}
         self._nlp_ref: _WeakNlp | None = None
         self._shape: tuple[int, int | None] | None = None
+        self._pending_backward: Callable[[], None] | None = None
 
     # --- settings ------------------------------------------------------------------------
 
@@ -409,6 +410,8 @@ class Transformer(TrainablePipe):
         examples = list(examples)
         validate_examples(examples, "Transformer.update")
         losses.setdefault(self.name, 0.0)
+        if self._pending_backward is not None:
+            self._pending_backward()
         docs = [eg.predicted for eg in examples]
         listeners = self.listeners
         if not listeners or not docs:
@@ -422,7 +425,10 @@ class Transformer(TrainablePipe):
                 batch = self.predict(docs)
                 bp_batch = None
             else:
-                batch, bp_batch = self.model.begin_update(docs)
+                batch, bp_batch = cast(
+                    tuple[FullTransformerBatch, Callable[[TensorGradients], Any]],
+                    self.model.begin_update(docs),
+                )
                 if batch.doc_lengths is None:
                     batch.doc_lengths = [len(doc) for doc in docs]
                 self._learn_shape(batch)
@@ -439,12 +445,21 @@ class Transformer(TrainablePipe):
                 for j, grad in enumerate(doc_grads):
                     if grad is None:
                         continue
-                    losses[self.name] += float((grad**2).sum())
+                    losses[self.name] += float(self.model.ops.xp.square(grad).sum())
                     doc_total[j] = grad.copy() if doc_total[j] is None else doc_total[j] + grad
+            # Should the last listener's component sit this update out (nlp.update(exclude=)),
+            # the summed gradient is applied when the next update starts, not lost.
+            self._pending_backward = backward
             return []
 
-        def backprop(d_tensors: TensorGradients) -> list[Any]:
-            accumulate(d_tensors)
+        done = False
+
+        def backward() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            self._pending_backward = None
             has_gradient = any(g is not None for doc_grads in total for g in doc_grads)
             # No gradient (every grad_factor 0, or frozen): skip the backward pass and the
             # optimizer, so not even weight decay moves the weights.
@@ -452,6 +467,10 @@ class Transformer(TrainablePipe):
                 bp_batch(total)
                 if sgd is not None:
                     self.finish_update(sgd)
+
+        def backprop(d_tensors: TensorGradients) -> list[Any]:
+            accumulate(d_tensors)
+            backward()
             return []
 
         batch_id = get_batch_id(docs)
@@ -459,6 +478,11 @@ class Transformer(TrainablePipe):
             _receive(listener, batch_id, doc_data, accumulate)
         _receive(listeners[-1], batch_id, doc_data, backprop)
         return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Apply the optimizer to the backend, unless the component is frozen."""
+        if not self.frozen:
+            self.model.finish_update(sgd)
 
     def get_loss(self, examples: Iterable[Example], scores: Any) -> None:
         """The transformer has no loss of its own; its listeners' components do."""
@@ -474,7 +498,9 @@ class Transformer(TrainablePipe):
         validate_get_examples(get_examples, "Transformer.initialize")
         if nlp is not None:
             self._nlp_ref = _WeakNlp(nlp)
-        docs = [eg.x for eg in islice(get_examples(), 10)]
+        # The gold side: initialization only needs shapes, and at this point no earlier
+        # component (a sentencizer a sentence span getter needs, say) has annotated eg.x.
+        docs = [eg.reference for eg in islice(get_examples(), 10)]
         if not docs:
             raise ValueError(
                 f"the '{self.name}' component's initialize got no examples; give "

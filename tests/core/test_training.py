@@ -292,3 +292,24 @@ def test_spacy_train_tagger_parser_ner_on_one_transformer(tmp_path: Path):
             (e.start, e.end, e.label_) for e in b.ents
         ]
         numpy.testing.assert_array_equal(a._.trf_data.tensors[0], b._.trf_data.tensors[0])
+
+
+def test_gradient_is_not_lost_when_the_last_listener_sits_an_update_out():
+    nlp = build_nlp(listeners={"tagger": listener_cfg(), "tagger2": listener_cfg()})
+    trf_before = params_of(nlp.get_pipe("transformer").model)
+    examples = tagger_examples(nlp)
+    optimizer = nlp.resume_training()
+    for _ in range(3):
+        # The first update only brings the softmax off zero; later ones send real gradients.
+        nlp.update(examples, sgd=optimizer, exclude=["tagger2"])
+    assert not same_params(trf_before, params_of(nlp.get_pipe("transformer").model))
+
+
+def test_frozen_component_ignores_the_optimizer_even_with_old_gradients():
+    nlp = build_nlp()
+    train(nlp, 3)
+    trf = nlp.get_pipe("transformer")
+    trf.cfg["frozen"] = True
+    before = params_of(trf.model)
+    train(nlp, 2)
+    assert same_params(before, params_of(trf.model))

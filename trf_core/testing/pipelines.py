@@ -145,4 +145,5 @@ def same_params(a: dict[Any, numpy.ndarray], b: dict[Any, numpy.ndarray]) -> boo
 
 def tok2vec_outputs(nlp: Language, component: str, docs: list[Doc]) -> list[numpy.ndarray]:
     """What a component's tok2vec layer gives for docs that went through the pipeline."""
-    return nlp.get_pipe(component).model.get_ref("tok2vec").predict(docs)
+    pipe: Any = nlp.get_pipe(component)
+    return pipe.model.get_ref("tok2vec").predict(docs)
