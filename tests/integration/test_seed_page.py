@@ -156,6 +156,7 @@ def test_annotation_setter_assignment_takes_effect() -> None:
 
 def test_python_equivalent_matches_the_config() -> None:
     """The page's "Python equivalent", with the import paths of our distributions."""
+    from spacy.training import Example
     from trf_core import Transformer
     from trf_hf import TransformerModel
     from trf_setters import null_annotation_setter
@@ -168,7 +169,8 @@ def test_python_equivalent_matches_the_config() -> None:
         annotation_setter=null_annotation_setter,
         max_batch_items=4096,
     )
-    trf.initialize(lambda: [])
+    sample = nlp.make_doc(TEXTS[0])
+    trf.initialize(lambda: [Example(sample, sample)])
     by_config = _nlp_from(TRANSFORMER_BLOCK, pipeline='["transformer"]')
     by_config.initialize()
     for text in TEXTS:
@@ -215,6 +217,8 @@ def test_custom_span_getter_with_spacy_train_code(tmp_path: Path) -> None:
     filled["paths"]["dev"] = str(tmp_path / "train.spacy")
     filled["training"]["max_steps"] = 2
     filled["training"]["eval_frequency"] = 1
+    # while training, the sentencizer must annotate the docs the transformer reads
+    filled["training"]["annotating_components"] = ["sentencizer"]
     filled.to_disk(tmp_path / "config.cfg")
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "train", str(tmp_path / "config.cfg"),
