@@ -117,3 +117,36 @@ def make_roberta(path: Path, max_positions: int = 48, seed: int = 0) -> Path:
     model = RobertaModel(config)
     model.save_pretrained(str(path))
     return path
+
+
+def make_distilbert(path: Path, max_positions: int = 32, seed: int = 0) -> Path:
+    """A tiny DistilBERT: no pooler, and no token_type_ids in its forward."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+
+    path.mkdir(parents=True, exist_ok=True)
+    vocab_file = path / "vocab.txt"
+    vocab_file.write_text("\n".join(bert_vocab()) + "\n", encoding="utf8")
+    if "vocab_file" in inspect.signature(DistilBertTokenizerFast.__init__).parameters:
+        tokenizer = DistilBertTokenizerFast(
+            vocab_file=str(vocab_file), do_lower_case=True, model_max_length=max_positions
+        )
+    else:
+        vocab = {piece: i for i, piece in enumerate(bert_vocab())}
+        tokenizer = DistilBertTokenizerFast(
+            vocab=vocab, do_lower_case=True, model_max_length=max_positions
+        )
+    tokenizer.save_pretrained(str(path))
+    config = DistilBertConfig(
+        vocab_size=len(bert_vocab()),
+        dim=32,
+        n_layers=2,
+        n_heads=2,
+        hidden_dim=64,
+        max_position_embeddings=max_positions,
+        dropout=0.0,
+        attention_dropout=0.0,
+    )
+    torch.manual_seed(seed)
+    DistilBertModel(config).save_pretrained(str(path))
+    return path

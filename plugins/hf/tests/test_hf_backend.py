@@ -294,3 +294,20 @@ def test_gpu_outputs_are_cupy_and_match_cpu(bert_dir: Path) -> None:
             grads = [p.grad for p in model.shims[0].transformer.parameters()]
             assert any(g is not None and bool(torch.isfinite(g).all()) for g in grads)
     set_current_ops(NumpyOps())
+
+
+def test_model_without_pooler_or_token_types(tmp_path: Path) -> None:
+    from hf_models import make_distilbert
+
+    path = make_distilbert(tmp_path / "distilbert")
+    tokenizer, reference = load_reference(path)
+    model = build(path, window=16)
+    model.attrs["output_hidden_states"] = True
+    batch = model.predict([NLP(SHORT), NLP(LONG)])
+    assert list(batch.model_output) == ["last_hidden_state", "hidden_states"]
+    ids = tokenizer(SHORT)["input_ids"]
+    expected = run_ids(reference, ids).last_hidden_state[0].numpy()
+    numpy.testing.assert_allclose(
+        as_numpy(batch.model_output.last_hidden_state)[0, : len(ids)], expected, atol=1e-4
+    )
+    assert batch.wordpieces.lengths[1] == len(tokenizer(LONG)["input_ids"])

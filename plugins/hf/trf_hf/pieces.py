@@ -94,7 +94,7 @@ def tokenize_spans(tokenizer: Any, spans: Sequence[Span]) -> list[_SpanPieces]:
         add_special_tokens=True,
         return_offsets_mapping=True,
         return_special_tokens_mask=True,
-        return_token_type_ids=True,
+        return_token_type_ids=_wants_type_ids(tokenizer),
         truncation=False,
         padding=False,
         verbose=False,
@@ -119,13 +119,18 @@ def tokenize_spans(tokenizer: Any, spans: Sequence[Span]) -> list[_SpanPieces]:
     return out
 
 
+def _wants_type_ids(tokenizer: Any) -> bool:
+    """Only models that take ``token_type_ids`` get them (DistilBERT's forward has none)."""
+    return "token_type_ids" in list(getattr(tokenizer, "model_input_names", ()) or ())
+
+
 def _tokenize_slow(tokenizer: Any, spans: Sequence[Span], texts: list[str]) -> list[_SpanPieces]:
     """Tokenizers without offsets: the backend aligns their piece strings instead."""
     encoded = tokenizer(
         texts,
         add_special_tokens=True,
         return_special_tokens_mask=True,
-        return_token_type_ids=True,
+        return_token_type_ids=_wants_type_ids(tokenizer),
         truncation=False,
         padding=False,
         verbose=False,
