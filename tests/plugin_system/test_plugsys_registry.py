@@ -102,3 +102,15 @@ def test_guard_on_a_foreign_registry(foreign_registry: catalogue.Registry) -> No
         foreign_registry.get("nothing.v1")
     guard.clear()
     assert foreign_registry.get("fought_over.v1") is len
+
+
+def test_reload_undoes_and_redoes_registrations() -> None:
+    first = trf_core.load_plugins()
+    if not first.provided:
+        pytest.skip("no plugin providing names is installed in this environment")
+    second = trf_core.load_plugins(reload=True)
+    assert second is not first and trf_core.load_plugins() is second
+    conflicts = second.conflicts()
+    for item in second.provided:
+        if (item.registry, item.name) not in conflicts:
+            assert spacy_registry.get(item.registry, item.name) is item.func
