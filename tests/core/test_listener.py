@@ -150,6 +150,7 @@ def test_head_gradients_agree_with_finite_differences(head_kind, pooler, seed):
         assert len(grads[doc_index]) == len(tensors)
         for t_index, tensor in enumerate(tensors):
             grad = grads[doc_index][t_index]
+            assert grad is None or grad.shape == tensor.shape  # backprop returns input shapes
             flat = tensor.reshape(-1)
             for k in rng.choice(flat.size, size=min(6, flat.size), replace=False):
                 old = flat[k]

@@ -264,3 +264,11 @@ def test_default_config_names_the_minilm_package_and_strided_spans():
     assert (model["get_spans"]["window"], model["get_spans"]["stride"]) == (128, 96)
     assert DEFAULT_CONFIG["transformer"]["max_batch_items"] == 4096
     assert DOC_SPANS.startswith("trf.")
+
+
+def test_bad_settings_and_missing_examples_are_explained():
+    with pytest.raises(ValueError, match="max_batch_items"):
+        build_nlp(listeners={}, max_batch_items=0, initialize=False)
+    nlp = build_nlp(listeners={}, initialize=False)
+    with pytest.raises(TypeError, match="get_examples"):  # spaCy's own check comes first
+        nlp.get_pipe("transformer").initialize(lambda: [])
