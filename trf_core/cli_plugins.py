@@ -144,7 +144,7 @@ def provider_of(registry: str, name: str) -> dict[str, Any]:
     """Who provides ``name`` in ``registry``: status ``ok``, ``conflict`` or ``missing``."""
     from spacy.util import registry as spacy_registry
 
-    from .plugins import _distribution_of_function, plugin_state
+    from .plugins import distribution_of_function, plugin_state
     from .registry import first_party_distribution
 
     state = plugin_state()
@@ -162,7 +162,7 @@ def provider_of(registry: str, name: str) -> dict[str, Any]:
         except Exception:
             func = None
         if func is not None:
-            dist = _distribution_of_function(func)[0]
+            dist = distribution_of_function(func)[0]
             return {**found, "status": "ok", "distribution": dist}
     hint = first_party_distribution(registry, name)
     return {**found, "status": "missing", "distribution": None, "install": hint}
@@ -194,14 +194,13 @@ def factory_provider(name: str) -> dict[str, Any]:
 
 def _factory_distribution(name: str) -> str:
     from spacy.language import Language
-
-    from .plugins import _distribution_of_function
-
     from spacy.util import registry as spacy_registry
+
+    from .plugins import distribution_of_function
 
     for key in (Language.get_factory_name(name), name):
         if key in spacy_registry.factories:
-            return _distribution_of_function(spacy_registry.factories.get(key))[0]
+            return distribution_of_function(spacy_registry.factories.get(key))[0]
     return "spacy"
 
 

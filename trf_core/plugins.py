@@ -305,10 +305,28 @@ def _claim_entry_points(state: PluginState, entry_points: Any) -> None:
             state.claims.claim(registry, entry_point.name, claim)
 
 
-def _distribution_of_function(func: Any) -> tuple[str, str | None]:
-    """The distribution whose code defines ``func`` (by its top-level package)."""
+def _package_owners() -> dict[str, tuple[str, str | None]]:
+    """Top-level package -> (distribution, version), from the entry points we already read.
+
+    Lets us name the distribution behind an in-process function without scanning every
+    installed distribution's file list (``packages_distributions`` costs tens of ms).
+    """
+    owners: dict[str, tuple[str, str | None]] = {}
+    if _STATE is not None:
+        for record in _STATE.records:
+            if record.distribution:
+                top = record.entry_point.split(":")[0].split(".")[0]
+                owners.setdefault(top, (record.distribution, record.version))
+    return owners
+
+
+def distribution_of_function(func: Any) -> tuple[str, str | None]:
+    """The (distribution, version) whose code defines ``func``, by its top-level package."""
     module = str(getattr(func, "__module__", "") or "")
     top = module.split(".")[0]
+    owners = _package_owners()
+    if top in owners:
+        return owners[top]
     dist = KNOWN_PACKAGES.get(top)
     if dist is None:
         dists = metadata.packages_distributions().get(top)
@@ -318,6 +336,7 @@ def _distribution_of_function(func: Any) -> tuple[str, str | None]:
     except (metadata.PackageNotFoundError, ValueError):
         version = None
     return dist, version
+
 
 
 def _claim_builtins(state: PluginState) -> None:
@@ -335,7 +354,7 @@ def _claim_builtins(state: PluginState) -> None:
         existing = catalogue.REGISTRY.get((*reg.namespace, name))
         if existing is None:
             continue
-        dist, version = _distribution_of_function(existing)
+        dist, version = distribution_of_function(existing)
         state.claims.claim(registry, name, Claim(dist, version, source="built-in"))
 
 
@@ -446,6 +465,7 @@ __all__ = [
     "GROUP",
     "STRICT_ENV",
     "PluginState",
+    "distribution_of_function",
     "distribution_problem",
     "ensure_no_spacy_transformers",
     "failed_plugin_records",
