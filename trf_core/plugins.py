@@ -338,7 +338,6 @@ def distribution_of_function(func: Any) -> tuple[str, str | None]:
     return dist, version
 
 
-
 def _claim_builtins(state: PluginState) -> None:
     """Claim names that already exist in-process (spaCy's, thinc's) for their distribution.
 
