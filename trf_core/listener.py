@@ -302,6 +302,8 @@ def _empty_output(model: TransformerListener, n_tokens: int) -> TransformerData:
     xp = model.ops.xp
     data = TransformerData.empty(n_tokens, xp)
     width = model.attrs.get("trf_width")
+    if width is None and model.has_dim("nO"):
+        width = model.get_dim("nO")  # e.g. a pipeline saved by spacy-transformers
     if width is None:
         return data
     output = ModelOutput()
