@@ -39,6 +39,7 @@ def _compare_tensor0(ours: Any, theirs: list[Any], lengths: list[int]) -> None:
 
 def test_spacy_transformers_pipeline_predicts_the_same(expected: list[dict[str, Any]]) -> None:
     pytest.importorskip("trf_span_getters")  # the config uses spacy-transformers.strided_spans.v1
+    pytest.importorskip("trf_setters")  # ... and spacy-transformers.null_annotation_setter.v1
     nlp = spacy.load(FIXTURE / "pipeline")
     assert nlp.pipe_names == ["transformer", "tagger"]
     for item, doc in zip(expected, nlp.pipe([e["text"] for e in expected])):
@@ -54,6 +55,7 @@ def test_spacy_transformers_pipeline_predicts_the_same(expected: list[dict[str, 
 
 def test_spacy_transformers_pipeline_saves_in_our_format(tmp_path: Path) -> None:
     pytest.importorskip("trf_span_getters")
+    pytest.importorskip("trf_setters")
     nlp = spacy.load(FIXTURE / "pipeline")
     text = "The lazy fox sleeps over the dog."
     before = nlp(text)

@@ -17,6 +17,8 @@ import spacy
 from hf_helpers import as_numpy
 from spacy.training import Example
 
+import trf_core
+
 TRAIN = [
     (
         "The quick brown fox jumps over the lazy dog .",
@@ -38,7 +40,8 @@ def _tagger_pipeline(model_dir: Path, get_spans: dict[str, Any]) -> spacy.Langua
                 "name": str(model_dir),
                 "tokenizer_config": {"use_fast": True},
                 "get_spans": get_spans,
-            }
+            },
+            "annotation_setter": {"@annotation_setters": "trf_hf_test.no_annotations"},
         },
     )
     nlp.add_pipe(
@@ -95,11 +98,21 @@ def saved_pipeline(bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return root / "nlp", expected
 
 
-@spacy.registry.span_getters("trf_hf_test.doc_spans")  # type: ignore[misc]
+@trf_core.registry.span_getters("trf_hf_test.doc_spans")
 def _configure_doc_spans() -> Any:
     from hf_helpers import doc_spans
 
     return doc_spans
+
+
+@trf_core.registry.annotation_setters("trf_hf_test.no_annotations")
+def _configure_no_annotations() -> Any:
+    """The tests' own setter, so they need no annotation-setter distribution."""
+
+    def no_annotations(docs: Any, batch: Any) -> None:
+        return None
+
+    return no_annotations
 
 
 NO_NETWORK = """
@@ -222,10 +235,10 @@ def test_seed_page_python_equivalent(bert_dir: Path) -> None:
         nlp.vocab,
         TransformerModel(
             str(bert_dir),
-            get_spans=trf_span_getters.get_doc_spans,
+            get_spans=get_doc_spans,
             tokenizer_config={"use_fast": True},
         ),
-        annotation_setter=trf_setters.null_annotation_setter,
+        annotation_setter=null_annotation_setter,
         max_batch_items=4096,
     )
     trf.initialize(lambda: [Example.from_dict(nlp.make_doc("some text"), {})], nlp=nlp)
