@@ -224,12 +224,14 @@ def test_tok2vec_transformer_trains_and_round_trips(bert_dir: Path, tmp_path: Pa
 
 def test_seed_page_python_equivalent(bert_dir: Path) -> None:
     """The usage page's Python example, with our import paths."""
+    pytest.importorskip("trf_setters")
+    pytest.importorskip("trf_span_getters")
     from trf_hf import TransformerModel
+    from trf_setters import null_annotation_setter
+    from trf_span_getters import get_doc_spans
 
-    from trf_core.pipeline import Transformer
+    from trf_core import Transformer
 
-    trf_setters = pytest.importorskip("trf_setters")
-    trf_span_getters = pytest.importorskip("trf_span_getters")
     nlp = spacy.blank("en")
     trf = Transformer(
         nlp.vocab,
