@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy
 import pytest
@@ -58,6 +59,20 @@ def test_fitting_span_matches_transformers(model_dir: Path) -> None:
     assert batch.wordpieces.strings[0] == tokenizer.convert_ids_to_tokens(ids)
 
 
+def _windows(tokenizer: Any, text: str, window: int, stride: int) -> list[list[int]]:
+    """The id sequences of a long text's windows, each wrapped in the text's specials."""
+    ids = tokenizer(text)["input_ids"]
+    special = tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+    prefix = special.index(0)
+    suffix = list(reversed(special)).index(0)
+    content = ids[prefix : len(ids) - suffix]
+    capacity = window - prefix - suffix
+    return [
+        ids[:prefix] + content[start : start + capacity] + ids[len(ids) - suffix :]
+        for start in window_starts(len(content), capacity, stride)
+    ]
+
+
 def _expected_windowed(
     tokenizer: object, reference: object, text: str, window: int, stride: int
 ) -> numpy.ndarray:
@@ -97,6 +112,14 @@ def test_long_span_is_windowed_not_truncated(model_dir: Path, window: int, strid
     assert hidden.shape[:2] == (1, n_pieces)
     expected = _expected_windowed(tokenizer, reference, LONG, window, stride)
     numpy.testing.assert_allclose(hidden[0], expected, atol=1e-4)
+    # The span's pooled output is the mean of its windows' pooled outputs.
+    pooled = [
+        run_ids(reference, ids).pooler_output[0].numpy()
+        for ids in _windows(tokenizer, LONG, window, stride)
+    ]
+    numpy.testing.assert_allclose(
+        as_numpy(batch.model_output.pooler_output)[0], numpy.mean(pooled, axis=0), atol=1e-4
+    )
     # Every non-space token still has vectors: nothing was cut.
     lengths = as_numpy(batch.align.lengths)
     assert all(n > 0 for tok, n in zip(doc, lengths) if not tok.is_space)

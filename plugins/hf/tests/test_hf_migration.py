@@ -86,3 +86,21 @@ def test_spacy_transformers_docbin_loads(expected: list[dict[str, Any]]) -> None
         assert as_numpy(data.align.lengths).tolist() == item["align_lengths"]
         assert as_numpy(data.align.data).reshape(-1).tolist() == item["align_data"]
         assert data.model_output.last_hidden_state is data.tensors[0]
+
+
+def test_spacy_transformers_model_bytes_load() -> None:
+    """``nlp.to_bytes`` of a 1.x pipeline holds the same thinc msgpack as its ``model`` file."""
+    from hf_helpers import NLP, doc_spans
+    from trf_hf import TransformerModel
+
+    legacy = (FIXTURE / "pipeline" / "transformer" / "model").read_bytes()
+    from_bytes = TransformerModel("gone", get_spans=doc_spans)
+    from_bytes.attrs["trf_from_bytes"](legacy)
+    from_disk = TransformerModel("gone", get_spans=doc_spans)
+    from_disk.attrs["trf_from_disk"](FIXTURE / "pipeline" / "transformer" / "model")
+    doc = NLP("The lazy fox sleeps over the dog.")
+    a = from_bytes.predict([doc]).tensors
+    b = from_disk.predict([doc]).tensors
+    assert len(a) == len(b) == 2  # last hidden state and BERT's pooled output
+    for x, y in zip(a, b):
+        numpy.testing.assert_array_equal(as_numpy(x), as_numpy(y))
