@@ -114,7 +114,8 @@ def _template_files(root: Traversable, prefix: tuple[str, ...] = ()) -> dict[tup
         if entry.is_dir():
             files.update(_template_files(entry, (*prefix, entry.name)))
         elif entry.name.endswith(".tmpl"):
-            files[(*prefix, entry.name[: -len(".tmpl")])] = entry.read_text(encoding="utf8")
+            key = (*prefix, entry.name[: -len(".tmpl")])
+            files[key] = entry.read_text(encoding="utf8")
     return files
 
 

@@ -588,7 +588,8 @@ def resolve_pooler(pooler: str | Model, config: Mapping[str, Any] | None = None)
     if isinstance(pooler, str):
         from thinc.api import registry as thinc_registry
 
-        return thinc_registry.layers.get(pooler)(**dict(config or {}))  # type: ignore[no-any-return]
+        configure: Any = thinc_registry.get("layers", pooler)
+        return configure(**dict(config or {}))  # type: ignore[no-any-return]
     if not isinstance(pooler, Model):
         raise TypeError(
             f"expected a pooler (a thinc Model[Ragged, Floats2d]) or its registered name, got "
@@ -601,7 +602,7 @@ def _ragged(lengths: Sequence[int], width: int, seed: int) -> Ragged:
     rng = numpy.random.default_rng(seed)
     lens = numpy.asarray(lengths, dtype="int32")
     data = rng.normal(0.0, 1.0, (int(lens.sum()), width)).astype("float32")
-    ops = get_current_ops()
+    ops: Any = get_current_ops()
     return Ragged(ops.asarray2f(data), ops.asarray1i(lens))
 
 
@@ -658,7 +659,8 @@ def _pool(pooler: Model, X: Ragged, is_train: bool = False) -> tuple[Any, Any]:
 def _n_out(pooler: Model, X: Ragged) -> int:
     if pooler.has_dim("nO") and pooler.get_dim("nO") is not None:
         return int(pooler.get_dim("nO"))
-    return int(X.dataXd.shape[1])
+    rows: Any = X.dataXd
+    return int(rows.shape[1])
 
 
 def pooler_output_shape(pooler: Model, X: Ragged) -> None:
@@ -706,7 +708,8 @@ def pooler_empty_rows(pooler: Model, X: Ragged) -> None:
         )
     dY = numpy.zeros(Y_np.shape, dtype="float32")
     dY[empty] = 1.0
-    dX = backprop(get_current_ops().asarray2f(dY))
+    ops: Any = get_current_ops()
+    dX = backprop(ops.asarray2f(dY))
     dX_np = numpy.asarray(dX.dataXd if isinstance(dX, Ragged) else dX)
     if dX_np.shape != tuple(X.dataXd.shape) or not numpy.allclose(dX_np, 0.0, atol=1e-7):
         raise ContractViolation(
@@ -1083,7 +1086,8 @@ def _random_doc_grads(batch: FullTransformerBatch, seed: int) -> list[list[Any]]
             # Padding positions carry no gradient, as listeners send none there.
             for k, n in enumerate(data.wordpieces.lengths):
                 g[k, n:] = 0.0
-            doc_grads[0] = get_current_ops().asarray(g)
+            ops: Any = get_current_ops()
+            doc_grads[0] = ops.asarray(g)
         grads.append(doc_grads)
     return grads
 
@@ -1135,7 +1139,7 @@ def backend_finite_differences(model: Model, docs: list[Doc]) -> None:
     rng = numpy.random.default_rng(3)
     eps = 1e-3
     for node, name in params[:3]:
-        param = node.get_param(name)
+        param: Any = node.get_param(name)
         analytic_all = numpy.asarray(node.get_grad(name), dtype="float64")
         flat_index = rng.choice(param.size, size=min(3, param.size), replace=False)
         for idx in flat_index:
@@ -1247,7 +1251,9 @@ def check_backend(
         model.attrs["output_hidden_states"] = with_hidden
         skip = ("finite_differences", "serialization", "listener_attrs") if with_hidden else ()
         checks = [c for name, c in BACKEND_CHECKS.items() if name not in skip]
-        run_on_batches(
-            lambda docs, checks=checks: run_all(checks, model, docs), max_examples=max_examples
-        )
+
+        def run_checks(docs: list[Doc], checks: list[Any] = checks) -> None:
+            run_all(checks, model, docs)
+
+        run_on_batches(run_checks, max_examples=max_examples)
     model.attrs["output_hidden_states"] = False
