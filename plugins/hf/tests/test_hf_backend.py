@@ -334,3 +334,13 @@ def test_model_without_pooler_or_token_types(tmp_path: Path) -> None:
         as_numpy(batch.model_output.last_hidden_state)[0, : len(ids)], expected, atol=1e-4
     )
     assert batch.wordpieces.lengths[1] == len(tokenizer(LONG)["input_ids"])
+
+
+def test_mixed_precision_without_a_gpu_runs_in_full_precision(bert_dir: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this checks the CPU fallback")
+    expected = build(bert_dir).predict([NLP(SHORT)]).model_output.last_hidden_state
+    with pytest.warns(UserWarning, match="needs a CUDA GPU"):
+        model = build(bert_dir, mixed_precision=True)
+    got = model.predict([NLP(SHORT)]).model_output.last_hidden_state
+    numpy.testing.assert_array_equal(as_numpy(got), as_numpy(expected))

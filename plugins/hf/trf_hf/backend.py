@@ -76,14 +76,23 @@ class HFBackendShim(Shim):  # type: ignore[misc]
 
         from .runner import HFShim, SpanRunner
 
+        device = get_torch_default_device()
+        mixed_precision = self.mixed_precision
+        if mixed_precision and device.type != "cuda":
+            warnings.warn(
+                "mixed_precision = true needs a CUDA GPU (call spacy.require_gpu() before "
+                "loading); running in full precision on the CPU",
+                stacklevel=2,
+            )
+            mixed_precision = False
         scaler_config = dict(self.grad_scaler_config)
-        scaler_config.setdefault("enabled", self.mixed_precision)
+        scaler_config["enabled"] = bool(scaler_config.get("enabled", True)) and mixed_precision
         self.tokenizer = tokenizer
         self.inner = HFShim(
             SpanRunner(transformer),
-            mixed_precision=self.mixed_precision,
+            mixed_precision=mixed_precision,
             grad_scaler=PyTorchGradScaler(**scaler_config),
-            device=get_torch_default_device(),
+            device=device,
         )
         # One id for the optimizer's keys, whatever inner shim instance holds the weights.
         self.inner.id = self.id
