@@ -312,3 +312,27 @@ def test_backend_without_listener_attrs_fails() -> None:
 
     message = _violation(lambda: checks.check_backend(build, max_examples=0))
     assert "replace_listener" in message
+
+
+def test_backend_aligning_overlaps_only_once_fails() -> None:
+    def first_span_only(batch: Any, docs: list[Doc]) -> None:
+        # Keep each token's rows in the first span it appears in: the overlap bug.
+        width = max(batch.wordpieces.max_length, 1)
+        lengths = numpy.asarray(batch.align.lengths)
+        data = numpy.asarray(batch.align.dataXd).reshape(-1)
+        starts = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype(int)
+        rows, new_lengths = [], []
+        for i in range(len(lengths)):
+            token_rows = data[starts[i] : starts[i + 1]]
+            if len(token_rows):
+                token_rows = token_rows[token_rows // width == token_rows[0] // width]
+            rows.extend(token_rows.tolist())
+            new_lengths.append(len(token_rows))
+        batch.align = Ragged(
+            numpy.asarray(rows, dtype="int32"), numpy.asarray(new_lengths, dtype="int32")
+        )
+
+    message = _violation(
+        lambda: checks.check_backend(lambda gs: _wrapped(gs, first_span_only), max_examples=0)
+    )
+    assert "aligns to rows in each of them" in message

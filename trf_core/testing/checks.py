@@ -968,7 +968,8 @@ def backend_aligns_every_token(model: Model, docs: list[Doc]) -> None:
 
 
 def backend_alignment_invariants(model: Model, docs: list[Doc]) -> None:
-    """Rows are real pieces of spans holding the token, ascending; whitespace aligns to nothing."""
+    """Rows are real pieces of spans holding the token, ascending, in every span holding it;
+    whitespace tokens align to nothing."""
     batch, _ = _run_backend(model, docs)
     where = _describe_docs(docs)
     width = max(batch.wordpieces.max_length, 1)
@@ -1012,6 +1013,22 @@ def backend_alignment_invariants(model: Model, docs: list[Doc]) -> None:
                         f"token {t} ({token.text!r}) of doc {d} aligns to span {k} "
                         f"(doc {span_doc}, tokens [{span.start}:{span.end}])",
                         "compute alignments per span from character offsets (align_batch)",
+                    )
+        # A token the model read aligns to rows in every span holding it (overlaps included).
+        doc_span_ids = [k for k, (span_doc, _) in enumerate(flat_spans) if span_doc == d]
+        for t, token in enumerate(doc):
+            rows = token_rows[doc_offsets[d] + t]
+            if not len(rows):
+                continue
+            seen = {int(row) // width for row in rows.tolist()}
+            for k in doc_span_ids:
+                span = flat_spans[k][1]
+                if span.start <= t < span.end and k not in seen:
+                    fail(
+                        "a token inside several spans aligns to rows in each of them",
+                        f"token {t} ({token.text!r}) of doc {d} lies in span {k} (tokens "
+                        f"[{span.start}:{span.end}]) but aligns only to spans {sorted(seen)}",
+                        "align every span's pieces, not only the first span a token appears in",
                     )
         # Tokens' pieces are in order within each span.
         last_row: dict[int, int] = {}
