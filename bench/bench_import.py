@@ -6,8 +6,10 @@ annotation setter and a pooler through hooks) into one temporary folder with pip
 interleaved, several times, and reports medians. Two numbers per run:
 
 - ``own``: ``import trf_core`` after spaCy/thinc are already imported (trf-core's own modules plus
-  plugin discovery and loading: where plugins cost something; low noise);
-- ``total``: the whole import from a bare interpreter (what a user waits for).
+  plugin discovery and loading: where plugins cost something), as wall-clock time and as CPU
+  time of the process (``own_cpu``, far less sensitive to other load on a shared machine);
+- ``total`` (with ``--total``): the whole import from a bare interpreter, torch included (what
+  a user waits for; dominated by torch, so noisy).
 
 Target: 20 plugins add < 50 ms. Prints a table and writes JSON (``--out``).
 
@@ -80,13 +82,12 @@ packages = ["trf_bench_plugin_{i}"]
 PROBE = textwrap.dedent(
     """
     import json, time
-    t0 = time.perf_counter()
     import catalogue, spacy.util, thinc.api  # trf-core's dependencies: the same in both arms
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     import trf_core
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     n = sum(r.status == "ok" for r in trf_core.load_plugins().records)
-    print(json.dumps({"own": t2 - t1, "deps": t1 - t0, "plugins_ok": n}))
+    print(json.dumps({"own": t2 - t1, "own_cpu": c2 - c1, "plugins_ok": n}))
     """
 )
 
@@ -130,16 +131,19 @@ def run_probe(code: str, site: Path | None) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(site: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
+def measure(site: Path, repeats: int, total: bool) -> dict[str, dict[str, list[float]]]:
     """Interleaved runs, so drift in machine load hits both arms alike."""
+    kinds = ["own", "own_cpu", *(["total"] if total else [])]
     samples: dict[str, dict[str, list[float]]] = {
-        arm: {"own": [], "total": []} for arm in ("without", "with")
+        arm: {kind: [] for kind in kinds} for arm in ("without", "with")
     }
     for _ in range(repeats):
         for arm, path in (("without", None), ("with", site)):
             own = run_probe(PROBE, path)
             samples[arm]["own"].append(own["own"] * 1000)
-            samples[arm]["total"].append(run_probe(TOTAL_PROBE, path)["total"] * 1000)
+            samples[arm]["own_cpu"].append(own["own_cpu"] * 1000)
+            if total:
+                samples[arm]["total"].append(run_probe(TOTAL_PROBE, path)["total"] * 1000)
     return samples
 
 
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugins", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--total", action="store_true", help="also time the bare import")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "bench_import.json"
     )
@@ -154,23 +159,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         site = install_plugins(args.plugins, Path(tmp))
         loaded = run_probe(PROBE, site)["plugins_ok"]
-        samples = measure(site, args.repeats)
+        samples = measure(site, args.repeats, args.total)
     medians = {
         arm: {kind: statistics.median(values) for kind, values in kinds.items()}
         for arm, kinds in samples.items()
     }
-    added = {kind: medians["with"][kind] - medians["without"][kind] for kind in ("own", "total")}
+    added = {kind: medians["with"][kind] - medians["without"][kind] for kind in medians["with"]}
     rows = [
-        ("import trf_core (deps preloaded)", "own"),
-        ("import trf_core (bare interpreter)", "total"),
+        ("import trf_core, deps preloaded (wall)", "own"),
+        ("import trf_core, deps preloaded (CPU)", "own_cpu"),
+        ("import trf_core, bare interpreter", "total"),
     ]
+    rows = [(label, kind) for label, kind in rows if kind in added]
     print(f"{args.plugins} plugins installed, {loaded} loaded ok; {args.repeats} runs per arm")
-    print(f"{'median ms':38}{'without':>10}{'with':>10}{'added':>10}")
+    print(f"{'median ms':42}{'without':>10}{'with':>10}{'added':>10}")
     for label, kind in rows:
         without, with_ = medians["without"][kind], medians["with"][kind]
-        print(f"{label:38}{without:10.1f}{with_:10.1f}{added[kind]:10.1f}")
-    verdict = "PASS" if added["own"] < TARGET_MS else "FAIL"
-    print(f"target: {args.plugins} plugins add < {TARGET_MS:.0f} ms (own import): {verdict}")
+        print(f"{label:42}{without:10.1f}{with_:10.1f}{added[kind]:10.1f}")
+    verdict = "PASS" if added["own_cpu"] < TARGET_MS else "FAIL"
+    print(f"target: {args.plugins} plugins add < {TARGET_MS:.0f} ms (own import, CPU): {verdict}")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     report = {
         "benchmark": "bench_import",
         "plugins": args.plugins,
@@ -183,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         "added_ms": added,
         "samples_ms": samples,
         "target_ms": TARGET_MS,
-        "pass": added["own"] < TARGET_MS,
+        "pass": added["own_cpu"] < TARGET_MS,
+        "load_average_1min": os.getloadavg()[0],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
