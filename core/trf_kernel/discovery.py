@@ -48,7 +48,7 @@ def distribution_of(entry_point: metadata.EntryPoint) -> tuple[str | None, str |
     key = str(path) if path is not None else None
     if key is not None and key in _DIST_CACHE:
         return _DIST_CACHE[key]
-    result = _from_dist_info_name(getattr(path, "name", ""))
+    result: tuple[str | None, str | None] | None = _from_dist_info_name(getattr(path, "name", ""))
     if result is None:
         try:
             meta = dist.metadata  # parses the whole file: read it once, not per field
