@@ -66,6 +66,9 @@ def main() -> None:
             "--training.max_steps", str(args.max_steps),
             "--training.eval_frequency", str(args.eval_frequency),
             "--corpora.dev.limit", str(args.dev_limit),
+            # the learning-rate schedule follows the step cap
+            "--training.optimizer.learn_rate.warmup_steps", str(max(1, args.max_steps // 5)),
+            "--training.optimizer.learn_rate.total_steps", str(args.max_steps),
         ]
     )  # fmt: skip
     model = args.output / "model-best"

@@ -6,8 +6,13 @@ Run by main_job.py in a fresh process with the network off.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import spacy
+
+# token.similarity on doc.tensor is what the token-vectors setter is for: spaCy's W007 ("no word
+# vectors loaded") does not apply.
+warnings.filterwarnings("ignore", message=r".*\[W007\]")
 
 TEXTS = [
     "Maria Lopez flew from Boston to Paris to meet the Reuters team on Monday.",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
     "plugins": "trf_core.cli_plugins",
+    "init-config": "trf_core.cli_init_config",
     "new-plugin": "trf_core.scaffold",
 }
 """Subcommand -> the module implementing it (``HELP``, ``configure``, ``run``)."""
