@@ -35,6 +35,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
+from .batching import plan_batches
 from .data import FullTransformerBatch, TransformerData
 from .extensions import install_extensions
 from .listener import TransformerListener, get_batch_id
@@ -317,8 +318,6 @@ class Transformer(TrainablePipe):
         batch holds at most ``batch_size`` docs and ``max_batch_items`` padded wordpieces. A
         doc's output does not depend on the batch it lands in.
         """
-        from .batching import plan_batches
-
         install_extensions()
         error_handler = self.get_error_handler()
         batch_size = max(int(batch_size), 1)
@@ -498,9 +497,10 @@ class Transformer(TrainablePipe):
         validate_get_examples(get_examples, "Transformer.initialize")
         if nlp is not None:
             self._nlp_ref = _WeakNlp(nlp)
-        # The gold side: initialization only needs shapes, and at this point no earlier
-        # component (a sentencizer a sentence span getter needs, say) has annotated eg.x.
-        docs = [eg.reference for eg in islice(get_examples(), 10)]
+        # Initialization only needs shapes, and no earlier component (the sentencizer a
+        # sentence span getter needs, say) has annotated eg.x yet: take the gold side, and
+        # read an unsegmented sample doc as one sentence.
+        docs = [_segmented(eg.reference) for eg in islice(get_examples(), 10)]
         if not docs:
             raise ValueError(
                 f"the '{self.name}' component's initialize got no examples; give "
@@ -625,6 +625,16 @@ def _own_copy(data: TransformerData) -> TransformerData:
         model_output=data.model_output.map_arrays(lambda a: a.copy()),
         align=align,
     )
+
+
+def _segmented(doc: Doc) -> Doc:
+    """``doc`` if it has sentence boundaries, else a copy that is one sentence."""
+    if len(doc) == 0 or doc.has_annotation("SENT_START"):
+        return doc
+    copy = doc.copy()
+    for token in copy[1:]:  # token 0 always starts a sentence; the rest say "not a start"
+        token.is_sent_start = False
+    return copy
 
 
 def _validate_batch(batch: FullTransformerBatch, docs: Sequence[Doc]) -> None:
