@@ -104,3 +104,11 @@ def test_a_copy_saves_its_own_weights(trained: Any, tmp_path: Path) -> None:
     _assert_same(_outputs(copied), _outputs(fresh))
     with pytest.raises(AssertionError):
         _assert_same(_outputs(trained), _outputs(copied))
+
+
+def test_backend_pickles(trained: Any) -> None:
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(trained))
+    _assert_same(_outputs(trained), _outputs(restored))
+    assert restored.attrs["trf_to_bytes"].shim is restored.shims[0]  # bound to its own weights

@@ -137,12 +137,17 @@ class HFBackendShim(Shim):  # type: ignore[misc]
             self.install(loaded.tokenizer, loaded.transformer)
         return self
 
+    def loaded_bytes(self) -> bytes:
+        """The model's bytes, loading it from ``name`` first if nothing is loaded yet."""
+        self.ensure_loaded()
+        return self.to_bytes()
+
     def to_disk_dir(self, path: Path) -> None:
         self.ensure_loaded()
         serialize.save_dir(self.tokenizer, self.transformer, Path(path))
 
     def from_disk_dir(self, path: Path) -> None:
-        path = Path(path)
+        path = Path(path)  # the contract passes a Path; strings are welcome too
         if path.is_file():
             loaded = serialize.read_legacy_file(path)
         elif (path / "config.json").is_file():
@@ -212,10 +217,10 @@ def _bind_attrs(model: BackendModel) -> None:
     """
     shim = cast(HFBackendShim, model.shims[0])
     model.attrs["hf_shim_id"] = id(shim)
-    model.attrs["trf_to_disk"] = lambda path: shim.to_disk_dir(Path(path))
-    model.attrs["trf_from_disk"] = lambda path: shim.from_disk_dir(Path(path))
-    model.attrs["trf_to_bytes"] = lambda: _loaded(shim).to_bytes()
-    model.attrs["trf_from_bytes"] = lambda data: shim.from_bytes(data)
+    model.attrs["trf_to_disk"] = _ShimCall(shim, "to_disk_dir")
+    model.attrs["trf_from_disk"] = _ShimCall(shim, "from_disk_dir")
+    model.attrs["trf_to_bytes"] = _ShimCall(shim, "loaded_bytes")
+    model.attrs["trf_from_bytes"] = _ShimCall(shim, "from_bytes")
     model.attrs["count_pieces"] = _count_pieces
     try:
         from trf_core.listener import replace_listener, replace_listener_cfg
@@ -225,9 +230,22 @@ def _bind_attrs(model: BackendModel) -> None:
     model.attrs["replace_listener_cfg"] = replace_listener_cfg
 
 
-def _loaded(shim: HFBackendShim) -> HFBackendShim:
-    shim.ensure_loaded()
-    return shim
+class _ShimCall:
+    """A shim method as a model attribute: picklable (unlike a lambda) with the model.
+
+    ``deepcopy`` keeps it as is, as it would a function, instead of copying the weights a second
+    time; :func:`get_shim` then rebinds the copy's attributes to the copy's own shim.
+    """
+
+    def __init__(self, shim: HFBackendShim, method: str) -> None:
+        self.shim = shim
+        self.method = method
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(self.shim, self.method)(*args)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ShimCall:
+        return self
 
 
 def _count_pieces(docs: list[Doc]) -> list[int]:
