@@ -461,7 +461,9 @@ def _make_head(
         layers=[pooling],
         attrs=all_attrs,
         params=params or {},
-        dims={"nO": None, **(dims or {})},
+        # nI: the width of the rows read (the transformer's, times the layers concatenated);
+        # nO: the pooled vectors' width (a pooler may change it).
+        dims={"nI": None, "nO": None, **(dims or {})},
     )
 
 
@@ -534,6 +536,8 @@ def _head_forward(
     pooled, bp_pooled = pool_nonempty(
         model.layers[0], Ragged(all_rows.astype("float32"), all_lengths), is_train
     )
+    if not model.has_dim("nO"):
+        model.set_dim("nO", int(pooled.shape[1]))
     outputs = [pooled[start:end] for start, end in pairwise(_cumsum(n_tokens))]
     row_splits = _cumsum([int(r.shape[0]) for r in rows])
 
@@ -565,25 +569,25 @@ def _head_forward(
 
 
 def _check_width(model: Model, widths: set[int]) -> int:
-    """The head's output width: from the batch's outputs, else what it learned before."""
+    """The width of the rows the head reads: from the batch's outputs, else as learned before."""
     if len(widths) > 1:
         raise ValueError(f"the docs of one batch have outputs of different widths: {widths}")
     if widths:
         width = widths.pop()
-        if not model.has_dim("nO"):
-            model.set_dim("nO", width)
-        elif model.get_dim("nO") != width:
+        if not model.has_dim("nI"):
+            model.set_dim("nI", width)
+        elif model.get_dim("nI") != width:
             raise ValueError(
-                f"the listener expects vectors of width {model.get_dim('nO')} but the "
+                f"the listener expects vectors of width {model.get_dim('nI')} but the "
                 f"transformer gives {width}; was the listener trained with another transformer?"
             )
-    elif not model.has_dim("nO"):
+    elif not model.has_dim("nI"):
         raise ValueError(
             "the listener does not know the transformer's width yet, and no doc in this batch "
             "has transformer output to learn it from. Initialize the pipeline (nlp.initialize()) "
             "so the transformer component can tell its listeners."
         )
-    return int(model.get_dim("nO"))
+    return int(model.get_dim("nI"))
 
 
 def _row_indices(doc_data: TransformerData, xp: Any) -> Any:

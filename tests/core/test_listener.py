@@ -329,3 +329,16 @@ def test_listener_config_builds_with_spacy_registry():
     assert built.get_ref("listener").attrs["needs_hidden_states"] is True
     plain = transformer_layers_listener_v1(reduce_mean())
     assert plain.layers[1].attrs["layers"] == [-1]
+
+
+def test_a_pooler_that_changes_the_width_sets_the_heads_output_width():
+    from thinc.api import concatenate
+
+    rng = numpy.random.default_rng(0)
+    head = last_layer_head(concatenate(reduce_first(), reduce_last()))
+    head.initialize()
+    (vectors,) = head.predict([make_doc_data(rng, 1, 4, 3, [1, 0, 2])])
+    assert vectors.shape == (3, 6) and not vectors[1].any()
+    assert head.get_dim("nI") == 3 and head.get_dim("nO") == 6
+    (empty,) = head.predict([TransformerData.empty(2)])  # no rows at all: still 6 wide
+    assert empty.shape == (2, 6) and not empty.any()
