@@ -267,3 +267,18 @@ def test_config_resolves_before_trf_core_is_imported(bert_dir: Path) -> None:
     assert "trf-hf ['trf_from_bytes', 'trf_from_disk', 'trf_to_bytes', 'trf_to_disk']" in (
         result.stdout
     )
+
+
+def test_replace_listeners_keeps_predictions_through_save_and_load(
+    saved_pipeline: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """The tagger gets its own copy of the HF backend, saved inside the tagger's model."""
+    path, expected = saved_pipeline
+    nlp = spacy.load(path)
+    nlp.replace_listeners("transformer", "tagger", ["model.tok2vec"])
+    nlp.remove_pipe("transformer")
+    tags = [[t.tag_ for t in doc] for doc in nlp.pipe(TEXTS)]
+    assert tags == [e["tags"] for e in expected]
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = spacy.load(tmp_path / "nlp")
+    assert [[t.tag_ for t in doc] for doc in loaded.pipe(TEXTS)] == tags
