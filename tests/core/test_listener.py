@@ -327,6 +327,22 @@ def test_listener_config_builds_with_spacy_registry():
         }
     )["x"]
     assert built.get_ref("listener").attrs["needs_hidden_states"] is True
+    scheduled = registry.resolve(
+        {
+            "x": {
+                "@architectures": "spacy-transformers.TransformerListener.v1",
+                "pooling": {"@layers": "reduce_mean.v1"},
+                "grad_factor": {
+                    "@schedules": "constant_then.v1",
+                    "rate": 0.0,
+                    "steps": 2,
+                    "schedule": {"@schedules": "constant.v1", "rate": 1.5},
+                },
+            }
+        }
+    )["x"]
+    factor = scheduled.get_ref("listener").grad_factor
+    assert [factor.next() for _ in range(4)] == [0.0, 0.0, 1.5, 1.5]
     plain = transformer_layers_listener_v1(reduce_mean())
     assert plain.layers[1].attrs["layers"] == [-1]
 
