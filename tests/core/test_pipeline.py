@@ -272,3 +272,26 @@ def test_bad_settings_and_missing_examples_are_explained():
     nlp = build_nlp(listeners={}, initialize=False)
     with pytest.raises(TypeError, match="get_examples"):  # spaCy's own check comes first
         nlp.get_pipe("transformer").initialize(lambda: [])
+
+
+def test_a_backend_breaking_the_contract_gets_a_clear_error():
+    from spacy.training import Example
+    from thinc.api import Model
+
+    nlp = spacy.blank("en")
+    wrong = Model("wrong", lambda model, docs, is_train: ([doc.text for doc in docs], lambda d: []))
+    trf = Transformer(nlp.vocab, wrong)
+    with pytest.raises(TypeError, match="must return a FullTransformerBatch"):
+        trf(nlp.make_doc("hello"))
+    toy = toy_transformer_v1(whole_docs, width=4, depth=1)
+    toy.initialize()
+
+    def drop_a_token(model, docs, is_train):
+        batch, backprop = toy(docs, is_train)
+        batch.align = type(batch.align)(batch.align.dataXd, batch.align.lengths[:-1])
+        return batch, backprop
+
+    trf = Transformer(nlp.vocab, Model("short-align", drop_a_token))
+    examples = [Example(nlp.make_doc("green eggs"), nlp.make_doc("green eggs"))]
+    with pytest.raises(ValueError, match="one entry per token"):
+        trf.initialize(lambda: examples)
