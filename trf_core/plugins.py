@@ -410,7 +410,7 @@ def _remember_guard(state: PluginState, registry: str) -> None:
 def _install_guards(state: PluginState, entry_points: Any) -> None:
     """Placeholders for missing first-party names; ignore blocked distributions' entry points."""
     for (registry, name), dist in FIRST_PARTY.items():
-        if registry != "architectures" or (registry, name) in state.claims:
+        if registry not in ("architectures", "layers") or (registry, name) in state.claims:
             continue
         reg = get_registry(registry)
         if (*reg.namespace, name) in catalogue.REGISTRY:

@@ -30,6 +30,7 @@ from .errors import MissingDistributionError, PluginConflictError, UnknownRegist
 _TRF_HF = "trf-hf"
 _SPAN_GETTERS = "trf-span-getters"
 _SETTERS = "trf-setters"
+_POOLERS = "trf-poolers"
 
 FIRST_PARTY: dict[tuple[str, str], str] = {
     **{
@@ -40,6 +41,7 @@ FIRST_PARTY: dict[tuple[str, str], str] = {
             "spacy-transformers.doc_spans.v1",
             "spacy-transformers.sent_spans.v1",
             "spacy-transformers.strided_spans.v1",
+            "strided_spans.v1",
         )
     },
     ("annotation_setters", "spacy-transformer.null_annotation_setter.v1"): _SETTERS,
@@ -48,6 +50,18 @@ FIRST_PARTY: dict[tuple[str, str], str] = {
         ("architectures", f"spacy-transformers.{arch}.v{version}"): _TRF_HF
         for arch in ("TransformerModel", "Tok2VecTransformer")
         for version in (1, 2, 3)
+    },
+    **{
+        ("layers", f"trf.{pooler}.v1"): _POOLERS
+        for pooler in (
+            "first_last",
+            "attention_pooling",
+            "reduce_mean",
+            "reduce_sum",
+            "reduce_max",
+            "reduce_first",
+            "reduce_last",
+        )
     },
 }
 """(registry, name) -> the first-party distribution that provides it."""
