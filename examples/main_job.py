@@ -79,7 +79,9 @@ def main() -> None:
     # A fresh process with sockets disabled: the saved pipeline must need nothing but its folder.
     run(
         [sys.executable, str(HERE / "use_pipeline.py"), str(model)],
-        env={"PYTHONPATH": os.pathsep.join([str(HERE / "offline"), os.environ.get("PYTHONPATH", "")])},
+        env={
+            "PYTHONPATH": os.pathsep.join([str(HERE / "offline"), os.environ.get("PYTHONPATH", "")])
+        },
     )
 
 

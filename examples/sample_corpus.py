@@ -93,9 +93,7 @@ def make_docs(n: int, seed: int) -> list[Doc]:
     for _ in range(n):
         template = rng.choice(TEMPLATES)
         words = [_fill(slot, rng) for slot, *_ in template]
-        ents = [
-            ("B-" + ent) if ent else "O" for _slot, _tag, _pos, _head, _dep, ent in template
-        ]
+        ents = [("B-" + ent) if ent else "O" for _slot, _tag, _pos, _head, _dep, ent in template]
         docs.append(
             Doc(
                 nlp.vocab,

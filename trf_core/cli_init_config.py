@@ -18,7 +18,7 @@ COMPONENTS = ("tagger", "morphologizer", "parser", "ner", "senter")
 LISTENERS = {
     "mean": ("spacy-transformers.TransformerListener.v1", ""),
     "scalar_mix": ("trf.ScalarMixListener.v1", ""),
-    "last_two": ("trf.TransformerLayersListener.v1", "layers = [-1,-2]\ncombine = \"mean\"\n"),
+    "last_two": ("trf.TransformerLayersListener.v1", 'layers = [-1,-2]\ncombine = "mean"\n'),
 }
 SPAN_GETTERS = {
     "doc": '@span_getters = "spacy-transformers.doc_spans.v1"\n',
@@ -94,7 +94,8 @@ def build_base_config(
         f'[paths]\ntrain = null\ndev = null\n\n[nlp]\nlang = "en"\npipeline = [{pipeline}]\n'
         "batch_size = 64\n\n[components]\n\n"
         '[components.transformer]\nfactory = "transformer"\nmax_batch_items = 4096\n\n'
-        '[components.transformer.model]\n@architectures = "spacy-transformers.TransformerModel.v3"\n'
+        "[components.transformer.model]\n"
+        '@architectures = "spacy-transformers.TransformerModel.v3"\n'
         f'name = "{model}"\nmixed_precision = false\n\n'
         "[components.transformer.model.get_spans]\n"
         + SPAN_GETTERS[spans].format(window=window, stride=stride)
@@ -114,15 +115,15 @@ def build_base_config(
         weights.update(_SCORES[name])
     total = sum(weights.values())
     parts.append(
-        "\n[corpora]\n\n[corpora.train]\n@readers = \"spacy.Corpus.v1\"\npath = ${paths.train}\n"
-        "max_length = 0\n\n[corpora.dev]\n@readers = \"spacy.Corpus.v1\"\npath = ${paths.dev}\n"
+        '\n[corpora]\n\n[corpora.train]\n@readers = "spacy.Corpus.v1"\npath = ${paths.train}\n'
+        'max_length = 0\n\n[corpora.dev]\n@readers = "spacy.Corpus.v1"\npath = ${paths.dev}\n'
         "max_length = 0\n\n[training]\naccumulate_gradient = 1\nmax_steps = 20000\n"
         "eval_frequency = 200\npatience = 1600\ndropout = 0.1\n\n"
-        "[training.batcher]\n@batchers = \"spacy.batch_by_padded.v1\"\ndiscard_oversize = true\n"
+        '[training.batcher]\n@batchers = "spacy.batch_by_padded.v1"\ndiscard_oversize = true\n'
         "size = 2000\nbuffer = 256\nget_length = null\n\n"
-        "[training.optimizer]\n@optimizers = \"Adam.v1\"\nbeta1 = 0.9\nbeta2 = 0.999\n"
+        '[training.optimizer]\n@optimizers = "Adam.v1"\nbeta1 = 0.9\nbeta2 = 0.999\n'
         "L2_is_weight_decay = true\nL2 = 0.01\ngrad_clip = 1.0\nuse_averages = false\n"
-        "eps = 0.00000001\n\n[training.optimizer.learn_rate]\n@schedules = \"warmup_linear.v1\"\n"
+        'eps = 0.00000001\n\n[training.optimizer.learn_rate]\n@schedules = "warmup_linear.v1"\n'
         "warmup_steps = 250\ntotal_steps = 20000\ninitial_rate = 0.00005\n\n"
         "[training.score_weights]\n"
         + "".join(f"{k} = {round(v / total, 2)}\n" for k, v in weights.items())

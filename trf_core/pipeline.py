@@ -40,6 +40,7 @@ from .data import FullTransformerBatch, TransformerData
 from .extensions import install_extensions
 from .listener import TransformerListener, get_batch_id
 from .plugins import ensure_no_spacy_transformers
+from .requirements import record_requirements
 from .retention import expect_readers, validate_keep
 from .types import AnnotationSetter, TensorGradients
 
@@ -497,6 +498,8 @@ class Transformer(TrainablePipe):
         validate_get_examples(get_examples, "Transformer.initialize")
         if nlp is not None:
             self._nlp_ref = _WeakNlp(nlp)
+            # so `spacy package` makes the saved pipeline require its plugin distributions
+            record_requirements(nlp)
         # Initialization only needs shapes, and no earlier component (the sentencizer a
         # sentence span getter needs, say) has annotated eg.x yet: take the gold side, and
         # read an unsegmented sample doc as one sentence.

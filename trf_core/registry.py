@@ -178,7 +178,18 @@ def _guarded_lookup(reg: catalogue.Registry, guard: RegistryGuard, name: str) ->
     key = (*reg.namespace, name)
     if key in catalogue.REGISTRY:
         return catalogue.REGISTRY[key]
-    raise unknown_name_error(guard.registry_name, name, available_names(reg, guard))
+    available = available_names(reg, guard)
+    if _is_language_probe(name, available):
+        # spaCy asks for "<lang>.<name>" first and falls back to "<name>" on a RegistryError
+        # (``spacy package`` does): answer in the error type that fallback expects.
+        raise catalogue.RegistryError(f"no language-specific '{name}' in {guard.registry_name}")
+    raise unknown_name_error(guard.registry_name, name, available)
+
+
+def _is_language_probe(name: str, available: list[str]) -> bool:
+    """``name`` is a language code, a dot, and a name that exists: spaCy's lang-specific probe."""
+    lang, dot, rest = name.partition(".")
+    return bool(dot) and lang.isalpha() and lang.islower() and len(lang) <= 3 and rest in available
 
 
 def available_names(reg: catalogue.Registry, guard: RegistryGuard | None = None) -> list[str]:

