@@ -1,5 +1,9 @@
 """The torch side: run the windows through the transformer and reassemble whole spans.
 
+Windows run in groups of similar length, each cut to its own longest window
+(:func:`length_groups`): a batch in file order would otherwise spend most of its compute on
+padding (EWT sentences in batches of 64: 34.6k real pieces padded to 140k).
+
 Reassembly is plain differentiable indexing, so autograd routes each span position's gradient
 back to the one window it was taken from, for the last hidden state and every hidden layer alike.
 This module imports torch at module level; only the backend's build functions import it.
@@ -7,6 +11,7 @@ This module imports torch at module level; only the backend's build functions im
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -34,33 +39,134 @@ class SpanRunner(torch.nn.Module):  # type: ignore[misc]
         output_hidden_states: bool,
         output_attentions: bool,
     ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "output_hidden_states": output_hidden_states,
-            "return_dict": True,
-        }
-        if output_attentions:
-            kwargs["output_attentions"] = True
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
-        out = self.transformer(**kwargs)
+        out = _run_grouped(
+            self.transformer,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            output_hidden_states,
+            output_attentions,
+        )
         result: dict[str, Any] = {
-            "last_hidden_state": _reassemble(out.last_hidden_state, gather, n_spans, span_width)
+            "last_hidden_state": _reassemble(out["last_hidden_state"], gather, n_spans, span_width)
         }
-        pooled = getattr(out, "pooler_output", None)
-        if pooled is not None:
-            result["pooler_output"] = _mean_per_span(pooled, window_span, n_spans)
+        if out["pooler_output"] is not None:
+            result["pooler_output"] = _mean_per_span(out["pooler_output"], window_span, n_spans)
         if output_hidden_states:
             result["hidden_states"] = tuple(
-                _reassemble(h, gather, n_spans, span_width) for h in out.hidden_states
+                _reassemble(h, gather, n_spans, span_width) for h in out["hidden_states"]
             )
         if output_attentions:
             result["attentions"] = tuple(
                 _reassemble_attention(a, gather, window_columns, n_spans, span_width)
-                for a in out.attentions
+                for a in out["attentions"]
             )
         return result
+
+
+def length_groups(
+    lengths: Sequence[int], slack: float = 0.5, min_slack: int = 16
+) -> list[list[int]]:
+    """Window indices grouped by real length, shortest first, so each group pads little.
+
+    A group takes windows up to ``first + max(min_slack, slack * first)`` pieces long, where
+    ``first`` is its shortest window. Padding per window stays within that slack while the
+    number of model calls stays small (a handful per batch): each call has a fixed cost, and
+    on a busy machine every parallel op in it waits for the slowest thread, so many tiny calls
+    lose what they save in padding.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    groups: list[list[int]] = []
+    limit = -1
+    for i in order:
+        if not groups or lengths[i] > limit:
+            groups.append([])
+            limit = lengths[i] + max(min_slack, int(slack * lengths[i]))
+        groups[-1].append(i)
+    return groups
+
+
+def _run_grouped(
+    transformer: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    token_type_ids: torch.Tensor | None,
+    output_hidden_states: bool,
+    output_attentions: bool,
+) -> dict[str, Any]:
+    """Run the windows in length groups, each cut to its longest window, and put them back.
+
+    The model's outputs at real positions do not depend on how much padding follows them, so
+    running similar lengths together gives the same result as one call over the whole padded
+    batch while computing far less: a batch in file order pads ~4x (EWT). Outputs come back in
+    the original window order, zero at padding positions (never read: the gather skips them),
+    and autograd routes gradients through the padding and reordering to each group's call.
+    """
+    n_windows, window_width = int(input_ids.shape[0]), int(input_ids.shape[1])
+    lengths = [int(n) for n in attention_mask.sum(dim=1).tolist()]
+    groups = length_groups(lengths)
+    kwargs: dict[str, Any] = {"output_hidden_states": output_hidden_states, "return_dict": True}
+    if output_attentions:
+        kwargs["output_attentions"] = True
+    if len(groups) == 1 and max(lengths, default=0) == window_width:
+        # One group, nothing to cut: call the model once on the batch as it is.
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        out = transformer(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        return {
+            "last_hidden_state": out.last_hidden_state,
+            "pooler_output": getattr(out, "pooler_output", None),
+            "hidden_states": out.hidden_states if output_hidden_states else None,
+            "attentions": out.attentions if output_attentions else None,
+        }
+    parts: list[Any] = []
+    for group in groups:
+        index = torch.as_tensor(group, dtype=torch.long, device=input_ids.device)
+        width = max(lengths[i] for i in group)
+        call = dict(kwargs)
+        if token_type_ids is not None:
+            call["token_type_ids"] = token_type_ids.index_select(0, index)[:, :width]
+        parts.append(
+            transformer(
+                input_ids=input_ids.index_select(0, index)[:, :width],
+                attention_mask=attention_mask.index_select(0, index)[:, :width],
+                **call,
+            )
+        )
+    order = [i for group in groups for i in group]
+    inverse = torch.empty(n_windows, dtype=torch.long, device=input_ids.device)
+    inverse[torch.as_tensor(order, dtype=torch.long, device=input_ids.device)] = torch.arange(
+        n_windows, device=input_ids.device
+    )
+
+    def merge(tensors: list[torch.Tensor], pad: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+        return torch.cat([pad(t) for t in tensors], dim=0).index_select(0, inverse)
+
+    def pad_rows(t: torch.Tensor) -> torch.Tensor:  # (g, w, width) -> (g, W, width)
+        return torch.nn.functional.pad(t, (0, 0, 0, window_width - t.shape[1]))
+
+    def pad_square(t: torch.Tensor) -> torch.Tensor:  # (g, heads, w, w) -> (g, heads, W, W)
+        extra = window_width - t.shape[-1]
+        return torch.nn.functional.pad(t, (0, extra, 0, extra))
+
+    pooled = [getattr(p, "pooler_output", None) for p in parts]
+    result: dict[str, Any] = {
+        "last_hidden_state": merge([p.last_hidden_state for p in parts], pad_rows),
+        "pooler_output": None if pooled[0] is None else merge(pooled, lambda t: t),
+        "hidden_states": None,
+        "attentions": None,
+    }
+    if output_hidden_states:
+        n_states = len(parts[0].hidden_states)
+        result["hidden_states"] = tuple(
+            merge([p.hidden_states[k] for p in parts], pad_rows) for k in range(n_states)
+        )
+    if output_attentions:
+        n_layers = len(parts[0].attentions)
+        result["attentions"] = tuple(
+            merge([p.attentions[k] for p in parts], pad_square) for k in range(n_layers)
+        )
+    return result
 
 
 def _reassemble(
