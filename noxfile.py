@@ -110,12 +110,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Throughput and memory benchmarks on the shared EWT text (see bench/README.md)."""
+    """Throughput and memory benchmarks on the shared EWT text (see bench/README.md).
+
+    ``nox -s bench -- --quick`` for a smoke run; ``-- --peer-python PY`` adds spacy-transformers.
+    The driver runs ``bench_import.py`` itself.
+    """
     session.install(TORCH)
     _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values())
     session.install("--no-deps", MINILM)
-    for script in sorted((ROOT / "bench").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs, env={**_env(), **os.environ})
+    driver = ROOT / "bench" / "bench_throughput.py"
+    session.run("python", str(driver), *session.posargs, env={**_env(), **os.environ})
 
 
 # --- transformers versions -----------------------------------------------------------------------
