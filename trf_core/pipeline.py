@@ -445,7 +445,8 @@ class Transformer(TrainablePipe):
                 for j, grad in enumerate(doc_grads):
                     if grad is None:
                         continue
-                    losses[self.name] += float(self.model.ops.xp.square(grad).sum())
+                    if bp_batch is not None:  # a frozen transformer learns nothing
+                        losses[self.name] += float(self.model.ops.xp.square(grad).sum())
                     doc_total[j] = grad.copy() if doc_total[j] is None else doc_total[j] + grad
             # Should the last listener's component sit this update out (nlp.update(exclude=)),
             # the summed gradient is applied when the next update starts, not lost.
@@ -465,6 +466,7 @@ class Transformer(TrainablePipe):
             # optimizer, so not even weight decay moves the weights.
             if bp_batch is not None and has_gradient:
                 bp_batch(total)
+                self._gradient_to_apply = True
                 if sgd is not None:
                     self.finish_update(sgd)
 
@@ -480,9 +482,16 @@ class Transformer(TrainablePipe):
         return losses
 
     def finish_update(self, sgd: Optimizer) -> None:
-        """Apply the optimizer to the backend, unless the component is frozen."""
-        if not self.frozen:
-            self.model.finish_update(sgd)
+        """Apply the optimizer to the backend when a backward pass left a gradient to apply.
+
+        spaCy calls this after every update; stepping without a fresh gradient would still move
+        the weights (momentum, weight decay, and thinc/torch keep zeroed gradients around), so
+        a frozen transformer, or one whose listeners all have ``grad_factor = 0``, stays put.
+        """
+        if self.frozen or not getattr(self, "_gradient_to_apply", False):
+            return
+        self._gradient_to_apply = False
+        self.model.finish_update(sgd)
 
     def get_loss(self, examples: Iterable[Example], scores: Any) -> None:
         """The transformer has no loss of its own; its listeners' components do."""
@@ -561,26 +570,37 @@ class Transformer(TrainablePipe):
         util.from_disk(path, deserialize, exclude)
         return self
 
+    def _backend_attr(self, name: str) -> Any:
+        """A backend's serialization attribute, after its optional ``trf_bind(model)`` hook.
+
+        A backend whose attributes hold state of its own (trf-hf's point at its weights) may
+        need to re-point them at a copied model's state before they are used.
+        """
+        bind = self.model.attrs.get("trf_bind")
+        if bind is not None:
+            bind(self.model)
+        return self.model.attrs.get(name)
+
     def _model_to_bytes(self) -> bytes:
-        save = self.model.attrs.get("trf_to_bytes")
+        save = self._backend_attr("trf_to_bytes")
         return bytes(save()) if save is not None else self.model.to_bytes()
 
     def _model_from_bytes(self, data: bytes) -> None:
-        load = self.model.attrs.get("trf_from_bytes")
+        load = self._backend_attr("trf_from_bytes")
         if load is not None:
             load(data)
         else:
             self.model.from_bytes(data)
 
     def _model_to_disk(self, path: Path) -> None:
-        save = self.model.attrs.get("trf_to_disk")
+        save = self._backend_attr("trf_to_disk")
         if save is not None:
             save(Path(path))
         else:
             self.model.to_disk(path)
 
     def _model_from_disk(self, path: Path) -> None:
-        load = self.model.attrs.get("trf_from_disk")
+        load = self._backend_attr("trf_from_disk")
         if load is not None:
             load(Path(path))
             return

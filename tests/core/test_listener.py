@@ -289,6 +289,7 @@ def test_gradients_of_two_listeners_add_up():
 def test_grad_factor_scales_the_gradient_linearly(factor):
     one = grads_of(run_update({"tagger": 1.0}))
     scaled = grads_of(run_update({"tagger": factor}))
+    assert one and scaled.keys() == one.keys()
     for name in one:
         numpy.testing.assert_allclose(scaled[name], factor * one[name], rtol=1e-4, atol=1e-6)
 

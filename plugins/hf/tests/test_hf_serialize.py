@@ -112,3 +112,20 @@ def test_backend_pickles(trained: Any) -> None:
     restored = pickle.loads(pickle.dumps(trained))
     _assert_same(_outputs(trained), _outputs(restored))
     assert restored.attrs["trf_to_bytes"].shim is restored.shims[0]  # bound to its own weights
+
+
+def test_a_copied_backend_loads_into_its_own_weights(trained: Any, model_dir: Path) -> None:
+    """Loading into a copy (before it ever ran) must not write into the original's weights."""
+    import spacy
+
+    from trf_core import Transformer
+
+    vocab = spacy.blank("en").vocab
+    saved = Transformer(vocab, trained).to_bytes()
+    fresh = TransformerModel(str(model_dir), get_spans=doc_spans, window=16)
+    fresh.initialize()
+    before = _outputs(fresh)
+    copy = Transformer(vocab, fresh.copy())
+    copy.from_bytes(saved)
+    _assert_same(_outputs(fresh), before)  # the original kept its weights
+    _assert_same(_outputs(copy.model), _outputs(trained))  # the copy got the saved ones

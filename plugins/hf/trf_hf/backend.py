@@ -222,6 +222,7 @@ def _bind_attrs(model: BackendModel) -> None:
     model.attrs["trf_to_bytes"] = _ShimCall(shim, "loaded_bytes")
     model.attrs["trf_from_bytes"] = _ShimCall(shim, "from_bytes")
     model.attrs["count_pieces"] = _PieceCounter(shim, model.attrs["get_spans"])
+    model.attrs["trf_bind"] = bind_to_own_shim
     try:
         from trf_core.listener import replace_listener, replace_listener_cfg
     except ImportError:  # the core's listener module is not there yet
@@ -289,11 +290,16 @@ class _PieceCounter:
         return self
 
 
+def bind_to_own_shim(model: BackendModel) -> None:
+    """Point a copied model's attributes at its own shim (trf-core calls this before using them)."""
+    if model.attrs.get("hf_shim_id") != id(model.shims[0]):
+        _bind_attrs(model)
+
+
 def get_shim(model: BackendModel) -> HFBackendShim:
     """The backend's shim, with tokenizer and weights loaded."""
     shim = cast(HFBackendShim, model.shims[0])
-    if model.attrs.get("hf_shim_id") != id(shim):
-        _bind_attrs(model)  # a copy: point the serialization attrs at its own shim
+    bind_to_own_shim(model)  # a copy: point the serialization attrs at its own shim
     shim.ensure_loaded()
     return shim
 
