@@ -126,13 +126,17 @@ def bench(session: nox.Session) -> None:
 
 # The newest release of each supported major line; pip picks the newest this Python supports.
 TRANSFORMERS_LINES = {"5": "transformers>=5,<6", "4": "transformers>=4.40,<5"}
-HF_TESTS = ["plugins/hf/tests", "tests/integration"]
+HF_TESTS = [
+    "plugins/hf/tests",
+    "tests/integration",
+    "tests/conformance/test_hf_backend_conformance.py",
+]
 
 
 @nox.session(python="3.11")
 @nox.parametrize("line", list(TRANSFORMERS_LINES))
 def hf_transformers(session: nox.Session, line: str) -> None:
-    """trf-hf's tests and the usage-page integration tests on the newest transformers 5 and 4."""
+    """trf-hf's tests, its conformance suite and the usage-page tests on transformers 5 and 4."""
     session.install(TORCH)
     session.install(*TEST_DEPS, "spacy-alignments")
     spec = TRANSFORMERS_LINES[line]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,16 @@ def _tiny_bert(path: Path) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_CHARS, *("##" + c for c in _CHARS)]
     path.mkdir(parents=True)
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf8")
-    tokenizer = BertTokenizerFast(
-        vocab={piece: i for i, piece in enumerate(vocab)}, do_lower_case=True, model_max_length=24
-    )
+    if "vocab_file" in inspect.signature(BertTokenizerFast.__init__).parameters:  # transformers 4
+        tokenizer = BertTokenizerFast(
+            vocab_file=str(path / "vocab.txt"), do_lower_case=True, model_max_length=24
+        )
+    else:  # transformers 5 takes the vocabulary itself
+        tokenizer = BertTokenizerFast(
+            vocab={piece: i for i, piece in enumerate(vocab)},
+            do_lower_case=True,
+            model_max_length=24,
+        )
     tokenizer.save_pretrained(str(path))
     config = BertConfig(
         vocab_size=len(vocab),
