@@ -149,7 +149,7 @@ def _run_grouped(
         extra = window_width - t.shape[-1]
         return torch.nn.functional.pad(t, (0, extra, 0, extra))
 
-    pooled = [getattr(p, "pooler_output", None) for p in parts]
+    pooled: list[Any] = [getattr(p, "pooler_output", None) for p in parts]
     result: dict[str, Any] = {
         "last_hidden_state": merge([p.last_hidden_state for p in parts], pad_rows),
         "pooler_output": None if pooled[0] is None else merge(pooled, lambda t: t),
