@@ -26,6 +26,18 @@ def load_reference(path: Path) -> tuple[Any, Any]:
     return tokenizer, model
 
 
+def use_eager_attention(model: Any) -> None:
+    """Switch a reference model to eager attention (attentions need it), on transformers 4 and 5.
+
+    ``set_attn_implementation`` is newer than the oldest transformers trf-hf allows (4.40), where
+    the config attribute is the switch.
+    """
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
+    else:
+        model.config._attn_implementation = "eager"
+
+
 def run_ids(model: Any, ids: list[int], **kwargs: Any) -> Any:
     """The model on one sequence of ids, no padding."""
     import torch

@@ -16,6 +16,7 @@ from hf_helpers import (
     load_reference,
     most_central_window,
     run_ids,
+    use_eager_attention,
     window_starts,
 )
 from trf_hf import ModelNotFoundError, TransformerModel
@@ -180,7 +181,7 @@ def test_batch_of_empty_docs(bert_dir: Path) -> None:
 
 def test_attentions_match_transformers(bert_dir: Path) -> None:
     tokenizer, reference = load_reference(bert_dir)
-    reference.set_attn_implementation("eager")
+    use_eager_attention(reference)  # attentions need the eager path
     model = build(bert_dir, transformer_config={"output_attentions": True})
     batch = model.predict([NLP(SHORT)])
     ids = tokenizer(SHORT)["input_ids"]

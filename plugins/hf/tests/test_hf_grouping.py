@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy
 import pytest
-from hf_helpers import load_reference
+from hf_helpers import load_reference, use_eager_attention
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,7 +69,7 @@ LENGTHS = [3, 30, 7, 22, 5, 31, 12, 19, 4, 28]
 
 def test_grouped_windows_match_each_window_alone(bert_dir: Path) -> None:
     _, model = load_reference(bert_dir)
-    model.set_attn_implementation("eager")  # attentions need the eager path
+    use_eager_attention(model)  # attentions need the eager path
     assert len(length_groups(LENGTHS)) >= 2
     inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=0)
     runner = SpanRunner(model).eval()
