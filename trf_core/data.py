@@ -133,10 +133,10 @@ class WordpieceBatch:
     @classmethod
     def from_dict(cls, msg: Mapping[str, Any]) -> WordpieceBatch:
         n_spans = len(msg["lengths"])
-        raw_ids = numpy.asarray(msg["input_ids"], dtype="int32")
+        raw_ids: Any = numpy.asarray(msg["input_ids"], dtype="int32")
         # numpy cannot infer the -1 of an empty array: a batch without pieces is (n_spans, 0).
-        input_ids = raw_ids.reshape((n_spans, -1 if raw_ids.size else 0))
-        attention_mask = msg.get("attention_mask")
+        input_ids: Any = raw_ids.reshape((n_spans, -1 if raw_ids.size else 0))
+        attention_mask: Any = msg.get("attention_mask")
         if attention_mask is None:
             attention_mask = numpy.zeros_like(input_ids)
         type_ids = msg.get("token_type_ids")
@@ -183,7 +183,7 @@ class TransformerData:
         xp = get_array_module(self.align.data)
         if not tensors:
             return Ragged(xp.zeros((0, 0), dtype="float32"), self.align.lengths)
-        rows = tensors[0].reshape((-1, tensors[0].shape[-1]))
+        rows: Any = tensors[0].reshape((-1, tensors[0].shape[-1]))
         # Ragged.data is an (n, 1) view: index with flat rows to get (n, width), not (n, 1, width).
         return Ragged(rows[self.align.dataXd.reshape((-1,))], self.align.lengths)
 
@@ -212,10 +212,9 @@ class TransformerData:
     @classmethod
     def from_dict(cls, msg: Mapping[str, Any]) -> TransformerData:
         data, lengths = msg["align"]
-        align = Ragged(
-            numpy.asarray(data, dtype="int32").reshape((-1,)),
-            numpy.asarray(lengths, dtype="int32").reshape((-1,)),
-        )
+        flat_data: Any = numpy.asarray(data, dtype="int32").reshape((-1,))
+        flat_lengths: Any = numpy.asarray(lengths, dtype="int32").reshape((-1,))
+        align = Ragged(flat_data, flat_lengths)
         return cls(
             wordpieces=WordpieceBatch.from_dict(msg["wordpieces"]),
             model_output=ModelOutput.from_msg(msg.get("model_output") or {}),
