@@ -83,30 +83,35 @@ def plan_windows(
 
 
 def tokenize_spans(tokenizer: Any, spans: Sequence[Span]) -> list[_SpanPieces]:
-    """Every span's pieces with doc-absolute character offsets; specials get offsets -1."""
+    """Every span's pieces, in one batched call.
+
+    A fast tokenizer also gives doc-absolute character offsets (specials get -1); a tokenizer
+    without offsets leaves ``offsets`` None, and the backend aligns its piece strings instead.
+    """
     if not spans:
         return []
-    texts = [span.text for span in spans]
-    if not getattr(tokenizer, "is_fast", False):
-        return _tokenize_slow(tokenizer, spans, texts)
+    with_offsets = bool(getattr(tokenizer, "is_fast", False))
+    options = {"return_offsets_mapping": True} if with_offsets else {}
     encoded = tokenizer(
-        texts,
+        [span.text for span in spans],
         add_special_tokens=True,
-        return_offsets_mapping=True,
         return_special_tokens_mask=True,
         return_token_type_ids=_wants_type_ids(tokenizer),
         truncation=False,
         padding=False,
         verbose=False,
+        **options,
     )
     out: list[_SpanPieces] = []
     type_ids_all = encoded.get("token_type_ids")
     for i, span in enumerate(spans):
         ids = list(encoded["input_ids"][i])
         special = numpy.asarray(encoded["special_tokens_mask"][i], dtype=bool).reshape((-1,))
-        offsets = numpy.asarray(encoded["offset_mapping"][i], dtype="int64").reshape((-1, 2))
-        offsets = offsets + span.start_char
-        offsets[special] = -1
+        offsets = None
+        if with_offsets:
+            offsets = numpy.asarray(encoded["offset_mapping"][i], dtype="int64").reshape((-1, 2))
+            offsets = offsets + span.start_char
+            offsets[special] = -1
         out.append(
             _SpanPieces(
                 ids=ids,
@@ -122,34 +127,6 @@ def tokenize_spans(tokenizer: Any, spans: Sequence[Span]) -> list[_SpanPieces]:
 def _wants_type_ids(tokenizer: Any) -> bool:
     """Only models that take ``token_type_ids`` get them (DistilBERT's forward has none)."""
     return "token_type_ids" in list(getattr(tokenizer, "model_input_names", ()) or ())
-
-
-def _tokenize_slow(tokenizer: Any, spans: Sequence[Span], texts: list[str]) -> list[_SpanPieces]:
-    """Tokenizers without offsets: the backend aligns their piece strings instead."""
-    encoded = tokenizer(
-        texts,
-        add_special_tokens=True,
-        return_special_tokens_mask=True,
-        return_token_type_ids=_wants_type_ids(tokenizer),
-        truncation=False,
-        padding=False,
-        verbose=False,
-    )
-    out: list[_SpanPieces] = []
-    type_ids_all = encoded.get("token_type_ids")
-    for i in range(len(spans)):
-        ids = list(encoded["input_ids"][i])
-        special = numpy.asarray(encoded["special_tokens_mask"][i], dtype=bool).reshape((-1,))
-        out.append(
-            _SpanPieces(
-                ids=ids,
-                type_ids=None if type_ids_all is None else list(type_ids_all[i]),
-                offsets=None,
-                special=special,
-                strings=tokenizer.convert_ids_to_tokens(ids),
-            )
-        )
-    return out
 
 
 def _affixes(special: numpy.ndarray) -> tuple[int, int]:
