@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -38,6 +39,33 @@ PLUGIN_DIRS = {
 }
 NO_TORCH_PLUGINS = ("poolers", "span_getters", "setters")
 PYTHONS_NO_TORCH = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def _expose_pyenv_pythons() -> None:
+    """Let nox find every pyenv-installed Python the matrix names.
+
+    pyenv's ``python3.10`` shim answers only when 3.10 is among the selected versions; with one
+    global version selected, nox would skip the other Pythons as missing. Selecting every
+    installed version we test (the current one first, so ``python`` is unchanged) fixes that
+    without touching the user's pyenv settings. An explicit ``PYENV_VERSION`` is left alone.
+    """
+    if "PYENV_VERSION" in os.environ or shutil.which("pyenv") is None:
+        return
+
+    def pyenv(*args: str) -> list[str]:
+        done = subprocess.run(["pyenv", *args], capture_output=True, text=True, check=False)
+        return done.stdout.replace(":", " ").split() if done.returncode == 0 else []
+
+    current = pyenv("version-name")
+    wanted = [
+        v for v in pyenv("versions", "--bare")
+        if any(v == p or v.startswith(p + ".") for p in PYTHONS_NO_TORCH) and v not in current
+    ]  # fmt: skip
+    if current and wanted:
+        os.environ["PYENV_VERSION"] = ":".join(current + wanted)
+
+
+_expose_pyenv_pythons()
 
 
 def _env() -> dict[str, str]:
