@@ -197,6 +197,11 @@ class Transformer(TrainablePipe):
                 f"got {type(setter).__name__}"
             )
         self._annotation_setter = setter
+        # A setter reading hidden layers (``needs_hidden_states``, as listeners declare it in
+        # their attrs) makes the backend return them; without this a config naming such a
+        # setter could only fail at its first batch.
+        if getattr(setter, "needs_hidden_states", False):
+            self.model.attrs["output_hidden_states"] = True
 
     @property
     def set_extra_annotations(self) -> AnnotationSetter:

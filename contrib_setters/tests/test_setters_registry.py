@@ -52,6 +52,28 @@ def test_config_settings_reach_the_setter() -> None:
     numpy.testing.assert_allclose(docs[1].tensor[0], [22.0, 24.2], rtol=1e-6)
 
 
+def test_a_hidden_layer_setting_in_a_pipeline_config_gets_its_layer() -> None:
+    """A config naming ``layer`` needs no listener reading hidden layers: the component asks
+    the backend for them because the setter says it needs them."""
+    from trf_core.testing.pipelines import toy_model_cfg
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe(
+        "transformer",
+        config={
+            "model": toy_model_cfg(width=4, depth=2),
+            "annotation_setter": {"@annotation_setters": "trf.token_vectors.v1", "layer": 1},
+        },
+    )
+    nlp.initialize()
+    doc = nlp("green eggs and ham")
+    layer = doc._.trf_data.model_output["hidden_states"][1]
+    rows = layer.reshape(-1, layer.shape[-1])
+    align = doc._.trf_data.align
+    expected = [rows[align[i].dataXd.ravel()].mean(axis=0) for i in range(len(doc))]
+    numpy.testing.assert_allclose(doc.tensor, numpy.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
 def test_importing_the_plugin_package_before_the_core_still_registers() -> None:
     code = (
         "import trf_setters, sys\n"

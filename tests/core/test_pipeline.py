@@ -116,6 +116,33 @@ def test_annotation_setter_assignment_takes_effect(tagged_nlp):
         trf.annotation_setter = "not a function"
 
 
+class _HiddenLayerReader:
+    """A setter that declares it reads hidden layers, and records whether it got them."""
+
+    needs_hidden_states = True
+
+    def __init__(self) -> None:
+        self.got_hidden: list[bool] = []
+
+    def __call__(self, docs: list, batch: FullTransformerBatch) -> None:
+        self.got_hidden.append(bool(batch.model_output.get("hidden_states")))
+
+
+def test_a_setter_that_needs_hidden_states_makes_the_backend_return_them():
+    nlp = build_nlp()  # one last-layer listener: nothing asks for hidden layers yet
+    trf = nlp.get_pipe("transformer")
+    plain: list[bool] = []
+    trf.annotation_setter = lambda docs, batch: plain.append(
+        bool(batch.model_output.get("hidden_states"))
+    )
+    nlp("green eggs")
+    assert plain == [False]
+    reader = _HiddenLayerReader()
+    trf.annotation_setter = reader
+    nlp("green eggs")
+    assert reader.got_hidden == [True]
+
+
 def test_set_extra_annotations_config_loads_as_annotation_setter(tmp_path: Path):
     nlp = spacy.blank("en")
     cfg = transformer_cfg()
