@@ -104,7 +104,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHONS_NO_TORCH)
 def core_no_torch(session: nox.Session) -> None:
     """Kernel + core + the torch-free plugins in a venv without torch: the core needs none."""
-    session.install(*TEST_DEPS)
+    session.install(*TEST_DEPS, "spacy-alignments")  # trf-core[alignments], no torch either
     _install_local(session, KERNEL, CORE, *(PLUGIN_DIRS[n] for n in NO_TORCH_PLUGINS))
     session.run("python", "-c", "import importlib.util as u; assert u.find_spec('torch') is None")
     paths = ["tests", *_plugin_test_dirs(*NO_TORCH_PLUGINS)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import numpy
 import pytest
 import spacy
@@ -9,6 +12,12 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from trf_core.align import align_batch, align_by_strings
+
+# align_by_strings needs the optional spacy-alignments package (trf-core[alignments]).
+needs_spacy_alignments = pytest.mark.skipif(
+    importlib.util.find_spec("spacy_alignments") is None,
+    reason="spacy-alignments is not installed (pip install 'trf-core[alignments]')",
+)
 
 SPECIAL = (-1, -1)
 
@@ -134,6 +143,7 @@ def test_spans_of_another_doc_are_refused() -> None:
         align_batch([[one[:], two[:]]], [_offsets((0, 1)), _offsets((0, 1))], 2, doc_lengths=[1])
 
 
+@needs_spacy_alignments
 def test_align_by_strings_matches_wordpieces_to_tokens() -> None:
     doc = _doc(["Hello", "wonderful", " ", "World"], [True, True, False, False])
     pieces = ["[CLS]", "hello", "wonder", "##ful", "world", "[SEP]"]
@@ -143,6 +153,7 @@ def test_align_by_strings_matches_wordpieces_to_tokens() -> None:
     assert _rows(align) == [[1], [2, 3], [], [4]]
 
 
+@needs_spacy_alignments
 def test_align_by_strings_counts_rows_per_span() -> None:
     doc = _doc(["ab", "cd"], [True, False])
     align = align_by_strings(
@@ -153,6 +164,15 @@ def test_align_by_strings_counts_rows_per_span() -> None:
         special_tokens=("<s>", "</s>"),
     )
     assert _rows(align) == [[1, 5], [6]]
+
+
+def test_align_by_strings_without_spacy_alignments_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "spacy_alignments", None)  # import fails, as uninstalled
+    doc = _doc(["ab"], [False])
+    with pytest.raises(ImportError, match="pip install spacy-alignments"):
+        align_by_strings([[doc[:]]], [["ab"]], max_length=2, doc_lengths=[1], special_tokens=())
 
 
 @pytest.mark.parametrize("with_lexical_attrs", [True, False])

@@ -7,6 +7,7 @@ force, character by character, independently of align_batch's binary searches.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from typing import Any
 
@@ -227,6 +228,10 @@ _ascii_docs = st.lists(
 )
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("spacy_alignments") is None,
+    reason="spacy-alignments is not installed (pip install 'trf-core[alignments]')",
+)
 @SETTINGS
 @given(trf_st.batches_of_docs(_ascii_docs), st.integers(3, 8))
 def test_align_by_strings_agrees_with_offsets_on_plain_words(pairs: list, max_length: int) -> None:
