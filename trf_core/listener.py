@@ -104,10 +104,20 @@ class GradFactor:
         self.source: Any = value
         self.step = 0
         self.last = float(value) if isinstance(value, (int, float)) else 1.0
+        self.frozen_schedule = False
 
     def next(self) -> float:
         """The factor for the next update step (advances a schedule by one)."""
         value = self.source
+        if self.frozen_schedule:
+            self.frozen_schedule = False  # warn once per copy
+            warnings.warn(
+                f"this listener's grad_factor schedule was pickled (nlp.pipe with n_process > 1, "
+                f"or pickle.dumps) and continues at its last value {self.last}; thinc 8 "
+                "schedules are generators and cannot travel. To train on with the schedule, "
+                "load the pipeline from disk (spacy.load) instead of unpickling it",
+                stacklevel=2,
+            )
         if isinstance(value, (int, float)):
             self.last = float(value)
         elif isinstance(value, Iterator):
@@ -116,6 +126,16 @@ class GradFactor:
             self.last = float(value(self.step))
         self.step += 1
         return self.last
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A generator cannot be pickled, and spaCy pickles the pipeline for each worker of
+        # nlp.pipe(n_process > 1) where processes spawn. Prediction reads only `last`, so the
+        # copy keeps that value; `next` says so if the copy is trained on.
+        state = dict(self.__dict__)
+        if isinstance(self.source, Iterator):
+            state["source"] = self.last
+            state["frozen_schedule"] = True
+        return state
 
     def __copy__(self) -> GradFactor:
         return self
@@ -193,6 +213,17 @@ class TransformerListener(Model):
             self.set_dim("nO", int(width))
         if n_layers is not None:
             self.attrs["trf_n_layers"] = int(n_layers)
+
+    def __getstate__(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        # A received batch's backprop callback is a closure of that training step: it neither
+        # pickles nor means anything in another process (nlp.pipe(n_process > 1) after training).
+        # The state is pickle's default (instance dict, slot values), with those dropped.
+        state = dict(self.__dict__)
+        for key in ("_outputs", "_backprop", "_batch_id", "_init_docs"):
+            if key in state:
+                state[key] = None
+        slots = {name: getattr(self, name) for name in Model.__slots__ if hasattr(self, name)}
+        return state, slots
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TransformerListener:
         # Received batches and callbacks belong to one training step of one pipeline.

@@ -314,6 +314,35 @@ def test_grad_factor_schedule_is_read_once_per_update():
     assert seen == [0.0, 2.0, 2.0]
 
 
+def test_a_pipeline_with_a_grad_factor_schedule_pickles():
+    """spaCy pickles the pipeline for nlp.pipe(n_process > 1) where workers spawn; thinc 8's
+    schedules are generators. The copy predicts the same and, trained on, says what it lost."""
+    import pickle
+    import warnings
+
+    from trf_core.testing.pipelines import build_nlp, listener_cfg
+
+    schedule = {"@schedules": "constant_then.v1", "rate": 0.0, "steps": 1,
+                "schedule": {"@schedules": "constant.v1", "rate": 1.5}}  # fmt: skip
+    nlp = build_nlp(listeners={"tagger": listener_cfg(grad_factor=schedule)})
+    nlp.get_pipe("transformer").annotation_setter = None  # the test setter is a local function
+    nlp.update(tagger_examples_for(nlp))  # the schedule has moved: last = 0.0
+    copy = pickle.loads(pickle.dumps(nlp))
+    assert [t.tag_ for t in copy("green eggs")] == [t.tag_ for t in nlp("green eggs")]
+    factor = copy.get_pipe("tagger").model.get_ref("tok2vec").get_ref("listener").grad_factor
+    with pytest.warns(UserWarning, match="grad_factor schedule was pickled"):
+        assert factor.next() == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once only
+        assert factor.next() == 0.0
+
+
+def tagger_examples_for(nlp: spacy.language.Language) -> list[Example]:
+    from trf_core.testing.pipelines import tagger_examples
+
+    return tagger_examples(nlp)
+
+
 def test_listener_config_builds_with_spacy_registry():
     from spacy import registry
 
