@@ -270,6 +270,16 @@ def test_keep_none_without_listeners_drops_at_once_and_bad_keep_is_explained():
         build_nlp(listeners={}, keep="some", initialize=False)
 
 
+def test_keep_none_with_the_listener_switched_off_as_the_readme_says():
+    nlp = build_nlp(keep="none")  # one listening tagger
+    with nlp.select_pipes(disable=["tagger"]):
+        assert [d._.trf_data for d in nlp.pipe(["a b", "c"])] == [None, None]
+    # Disabled for one call only, the tagger still counts as a reader: nothing is dropped.
+    kept = list(nlp.pipe(["a b"], disable=["tagger"]))
+    assert kept[0]._.trf_data is not None and kept[0]._.trf_data.nbytes() > 0
+    assert nlp("a b")._.trf_data is None  # with the tagger running, it reads, then it is dropped
+
+
 def test_component_built_directly_and_bad_model_is_explained():
     backend = toy_transformer_v1(whole_docs, width=4, depth=1)
     nlp = spacy.blank("en")
