@@ -56,6 +56,31 @@ def test_sentence_getter_in_a_real_pipeline() -> None:
         get_spans([nlp.make_doc("No sentences set. None at all.")])
 
 
+SETTINGS = {
+    "strided_spans.v1": {"window": 3, "stride": 2},
+    "spacy-transformers.strided_spans.v1": {"window": 3, "stride": 2},
+    "trf.sent_context_spans.v1": {"context": 1},
+    "trf.packed_sent_spans.v1": {"max_tokens": 4},
+    "trf.paragraph_spans.v1": {"min_newlines": 2},
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_getter_pickles_and_gives_the_same_spans(name: str) -> None:
+    """spaCy pickles the pipeline for nlp.pipe(n_process > 1) where workers spawn."""
+    import pickle
+
+    getter = spacy.registry.resolve({"g": {"@span_getters": name, **SETTINGS.get(name, {})}})["g"]
+    copy = pickle.loads(pickle.dumps(getter))
+    words = ["One", "two", ".", "\n\n", "Three", "four", "five", "!"]
+    doc = Doc(
+        Vocab(), words=words, sent_starts=[True, False, False, True, True, False, False, False]
+    )
+    bounds = [[(s.start, s.end) for s in spans] for spans in getter([doc])]
+    assert [[(s.start, s.end) for s in spans] for spans in copy([doc])] == bounds
+    assert bounds[0]  # the getter found spans, so equality above means something
+
+
 def test_importing_the_plugin_package_before_the_core_still_registers() -> None:
     """The package must not import trf_core at import time: the core loads it while importing."""
     code = (

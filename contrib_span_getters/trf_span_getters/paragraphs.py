@@ -6,6 +6,7 @@ first paragraph stays with the first, so the spans partition the doc: every toke
 """
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
@@ -48,14 +49,16 @@ def paragraph_bounds(doc: Doc, min_newlines: int = 2) -> list[tuple[int, int]]:
 def configure_paragraph_spans(min_newlines: int = 2) -> "SpanGetter":
     """``trf.paragraph_spans.v1``: one span per paragraph (blank-line separated)."""
     positive_int(min_newlines, "min_newlines", NAME)
+    # A partial of a module-level function (not a closure) pickles with the pipeline.
+    return partial(get_paragraph_spans, min_newlines=min_newlines)
 
-    def paragraph_spans(docs: Iterable[Doc]) -> list[list[Span]]:
-        return [
-            [doc[a:b] for a, b in paragraph_bounds(doc, min_newlines)]
-            for doc in as_doc_list(docs, NAME)
-        ]
 
-    return paragraph_spans
+def get_paragraph_spans(docs: Iterable[Doc], min_newlines: int = 2) -> list[list[Span]]:
+    """Each doc's paragraphs (runs of tokens between blank lines) as spans."""
+    return [
+        [doc[a:b] for a, b in paragraph_bounds(doc, min_newlines)]
+        for doc in as_doc_list(docs, NAME)
+    ]
 
 
 def _is_blank(text: str) -> bool:

@@ -5,6 +5,7 @@ nothing has set; instead of spaCy's generic E030 they say which component to add
 """
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
@@ -13,6 +14,9 @@ from ._checks import as_doc_list, non_negative_int, positive_int
 
 if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
     from trf_core.types import SpanGetter
+
+SENT_CONTEXT = "trf.sent_context_spans.v1"
+PACKED = "trf.packed_sent_spans.v1"
 
 
 def doc_sentences(doc: Doc, getter: str) -> list[Span]:
@@ -58,17 +62,18 @@ def configure_sent_context_spans(context: int = 1) -> "SpanGetter":
     with context from both sides; a token appears in up to ``2 * context + 1`` spans and its rows
     from all of them are pooled. ``context = 0`` is ``sent_spans.v1``.
     """
-    name = "trf.sent_context_spans.v1"
-    non_negative_int(context, "context", name)
+    non_negative_int(context, "context", SENT_CONTEXT)
+    # Partials of module-level functions (not closures) pickle with the pipeline.
+    return partial(get_sent_context_spans, context=context)
 
-    def sent_context_spans(docs: Iterable[Doc]) -> list[list[Span]]:
-        out: list[list[Span]] = []
-        for doc in as_doc_list(docs, name):
-            bounds = [(s.start, s.end) for s in doc_sentences(doc, name)]
-            out.append([doc[a:b] for a, b in sent_context_bounds(bounds, context)])
-        return out
 
-    return sent_context_spans
+def get_sent_context_spans(docs: Iterable[Doc], context: int) -> list[list[Span]]:
+    """Each doc's sentences, each with ``context`` neighbouring sentences on each side."""
+    out: list[list[Span]] = []
+    for doc in as_doc_list(docs, SENT_CONTEXT):
+        bounds = [(s.start, s.end) for s in doc_sentences(doc, SENT_CONTEXT)]
+        out.append([doc[a:b] for a, b in sent_context_bounds(bounds, context)])
+    return out
 
 
 def packed_bounds(sent_bounds: list[tuple[int, int]], max_tokens: int) -> list[tuple[int, int]]:
@@ -102,14 +107,14 @@ def configure_packed_sent_spans(max_tokens: int = 128) -> "SpanGetter":
     Fewer, fuller spans than ``sent_spans.v1`` (less padding, more context) while never cutting a
     sentence that fits. ``max_tokens`` counts spaCy tokens; leave headroom for wordpieces.
     """
-    name = "trf.packed_sent_spans.v1"
-    positive_int(max_tokens, "max_tokens", name)
+    positive_int(max_tokens, "max_tokens", PACKED)
+    return partial(get_packed_sent_spans, max_tokens=max_tokens)
 
-    def packed_sent_spans(docs: Iterable[Doc]) -> list[list[Span]]:
-        out: list[list[Span]] = []
-        for doc in as_doc_list(docs, name):
-            bounds = [(s.start, s.end) for s in doc_sentences(doc, name)]
-            out.append([doc[a:b] for a, b in packed_bounds(bounds, max_tokens)])
-        return out
 
-    return packed_sent_spans
+def get_packed_sent_spans(docs: Iterable[Doc], max_tokens: int) -> list[list[Span]]:
+    """Each doc's sentences packed greedily into spans of at most ``max_tokens`` tokens."""
+    out: list[list[Span]] = []
+    for doc in as_doc_list(docs, PACKED):
+        bounds = [(s.start, s.end) for s in doc_sentences(doc, PACKED)]
+        out.append([doc[a:b] for a, b in packed_bounds(bounds, max_tokens)])
+    return out

@@ -14,6 +14,7 @@ So a doc shorter than ``stride`` is one span however long ``window`` is, and wit
 
 import warnings
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span
@@ -65,11 +66,9 @@ def configure_strided_spans(window: int, stride: int) -> "SpanGetter":
             "vectors. Set stride <= window to cover every token.",
             stacklevel=2,
         )
-
-    def strided_span_getter(docs: Iterable[Doc]) -> list[list[Span]]:
-        return get_strided_spans(docs, window, stride)
-
-    return strided_span_getter
+    # A partial of a module-level function, not a closure: the getter pickles with the
+    # pipeline (nlp.pipe(n_process > 1) where workers spawn, pickle.dumps(nlp)).
+    return partial(get_strided_spans, window=window, stride=stride)
 
 
 def _check_settings(window: int, stride: int) -> None:
