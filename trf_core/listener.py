@@ -91,6 +91,8 @@ class GradFactor:
     object instead (``copy``/``deepcopy`` return it), so copying a listener never fails.
     """
 
+    frozen_schedule = False  # set on a copy whose schedule was pickled as its last value
+
     def __init__(self, value: GradFactorLike) -> None:
         if isinstance(value, GradFactor):
             value = cast(Any, value).source

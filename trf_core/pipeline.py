@@ -97,6 +97,26 @@ def _no_nlp() -> None:
     return None
 
 
+class _PendingStep:
+    """A summed gradient waiting for the next update (see ``Transformer.update``).
+
+    It belongs to one training process: pickled (``pickle.dumps(nlp)``, spawned
+    ``nlp.pipe`` workers) it becomes ``None``, since the copy predicts rather than trains.
+    spaCy's pipes pickle through Cython's reduce, so the component cannot drop it itself.
+    """
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Callable[[], None]) -> None:
+        self.step = step
+
+    def __call__(self) -> None:
+        self.step()
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_no_nlp, ())
+
+
 def null_annotation_setter(docs: list[Doc], trf_data: FullTransformerBatch) -> None:
     """Set no annotations beyond ``doc._.trf_data``."""
 
@@ -197,11 +217,7 @@ class Transformer(TrainablePipe):
                 f"got {type(setter).__name__}"
             )
         self._annotation_setter = setter
-        # A setter reading hidden layers (``needs_hidden_states``, as listeners declare it in
-        # their attrs) makes the backend return them; without this a config naming such a
-        # setter could only fail at its first batch.
-        if getattr(setter, "needs_hidden_states", False):
-            self.model.attrs["output_hidden_states"] = True
+        self._request_hidden_states()
 
     @property
     def set_extra_annotations(self) -> AnnotationSetter:
@@ -252,6 +268,20 @@ class Transformer(TrainablePipe):
     def listening_components(self) -> list[str]:
         return list(self._listener_map.keys())
 
+    def _request_hidden_states(self) -> None:
+        """Make the backend return every hidden layer when a listener or the setter reads them.
+
+        Listeners declare it in their attrs, annotation setters as an attribute
+        ``needs_hidden_states``; without this, such a config fails at its first batch. Applied
+        again after loading, since a backend that restores its attrs from disk would otherwise
+        switch it off under a setter given at load time.
+        """
+        listeners = [m for ms in getattr(self, "_listener_map", {}).values() for m in ms]
+        if getattr(self._annotation_setter, "needs_hidden_states", False) or any(
+            m.attrs.get("needs_hidden_states") for m in listeners
+        ):
+            self.model.attrs["output_hidden_states"] = True
+
     def add_listener(self, listener: Model, component_name: str) -> None:
         """Register a listener of a downstream component (spaCy calls this)."""
         listeners = self._listener_map.setdefault(component_name, [])
@@ -261,8 +291,7 @@ class Transformer(TrainablePipe):
             listener.upstreams.add(self.name)
             if self._shape is not None:
                 listener.set_upstream_shape(*self._shape)
-        if listener.attrs.get("needs_hidden_states"):
-            self.model.attrs["output_hidden_states"] = True
+        self._request_hidden_states()
 
     def remove_listener(self, listener: Model, component_name: str) -> bool:
         """Unregister a listener (spaCy calls this from ``replace_listeners``)."""
@@ -455,7 +484,7 @@ class Transformer(TrainablePipe):
                     doc_total[j] = grad.copy() if doc_total[j] is None else doc_total[j] + grad
             # Should the last listener's component sit this update out (nlp.update(exclude=)),
             # the summed gradient is applied when the next update starts, not lost.
-            self._pending_backward = backward
+            self._pending_backward = _PendingStep(backward)
             return []
 
         done = False
@@ -523,9 +552,7 @@ class Transformer(TrainablePipe):
                 f"the '{self.name}' component's initialize got no examples; give "
                 "nlp.initialize a get_examples function that returns at least one Example"
             )
-        for listener in self.listeners:
-            if listener.attrs.get("needs_hidden_states"):
-                self.model.attrs["output_hidden_states"] = True
+        self._request_hidden_states()
         self.model.initialize(X=docs)
         sample = [doc for doc in docs if len(doc)]
         if sample:
@@ -554,6 +581,7 @@ class Transformer(TrainablePipe):
             "model": self._model_from_bytes,
         }
         util.from_bytes(bytes_data, deserialize, exclude)
+        self._request_hidden_states()
         return self
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = tuple()) -> None:
@@ -573,6 +601,7 @@ class Transformer(TrainablePipe):
             "model": self._model_from_disk,
         }
         util.from_disk(path, deserialize, exclude)
+        self._request_hidden_states()
         return self
 
     def _backend_attr(self, name: str) -> Any:

@@ -337,6 +337,22 @@ def test_a_pipeline_with_a_grad_factor_schedule_pickles():
         assert factor.next() == 0.0
 
 
+def test_a_pipeline_with_a_gradient_step_still_pending_pickles():
+    """With the last listener's component sitting an update out, the summed gradient waits for
+    the next update; a pickled copy (for prediction) leaves it behind."""
+    import pickle
+
+    from trf_core.testing.pipelines import build_nlp, listener_cfg
+
+    nlp = build_nlp(listeners={"t1": listener_cfg(), "t2": listener_cfg()})
+    nlp.get_pipe("transformer").annotation_setter = None  # the test setter is a local function
+    nlp.update(tagger_examples_for(nlp), exclude=["t2"])
+    assert nlp.get_pipe("transformer")._pending_backward is not None
+    copy = pickle.loads(pickle.dumps(nlp))
+    assert copy.get_pipe("transformer")._pending_backward is None
+    assert [t.tag_ for t in copy("green eggs")] == [t.tag_ for t in nlp("green eggs")]
+
+
 def tagger_examples_for(nlp: spacy.language.Language) -> list[Example]:
     from trf_core.testing.pipelines import tagger_examples
 

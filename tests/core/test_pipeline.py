@@ -143,6 +143,18 @@ def test_a_setter_that_needs_hidden_states_makes_the_backend_return_them():
     assert reader.got_hidden == [True]
 
 
+def test_a_setter_given_before_loading_still_gets_hidden_states():
+    """The backend restores its attrs (output_hidden_states off) from the saved bytes; the
+    component must ask again for the setter it already has."""
+    saved = build_nlp().to_bytes()  # saved with the null setter: hidden states off
+    nlp = build_nlp(initialize=False)
+    reader = _HiddenLayerReader()
+    nlp.get_pipe("transformer").annotation_setter = reader
+    nlp.from_bytes(saved)
+    nlp("green eggs")
+    assert reader.got_hidden == [True]
+
+
 def test_set_extra_annotations_config_loads_as_annotation_setter(tmp_path: Path):
     nlp = spacy.blank("en")
     cfg = transformer_cfg()
