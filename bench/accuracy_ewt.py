@@ -13,7 +13,10 @@ spacy-transformers' config differs from ours in three ways only, applied here to
 ``spacy-transformers.null_annotation_setter.v1`` so neither pays for annotations the other skips.
 
 With ``--peer-python`` both trainings run at the same time, each with ``--threads`` torch threads,
-so the wall times are taken under the same machine load; without it only trf-core runs.
+so the wall times are taken under the same machine load; without it only trf-core runs. The two
+venvs share spaCy, thinc and torch; transformers differs (spacy-transformers 1.4.0 needs < 4.53.3).
+Three EWT train docs exceed MiniLM's 512 positions (by 12 tokens in all; none in dev or test):
+spacy-transformers truncates them silently, trf-core windows them.
 
     python bench/accuracy_ewt.py --peer-python /tmp/st-venv/bin/python
 
@@ -102,7 +105,6 @@ def overrides(args: argparse.Namespace) -> list[str]:
         "--training.max_steps", str(args.steps),
         "--training.eval_frequency", str(args.eval_frequency),
         "--training.batcher.size", str(args.batch_words),
-        "--corpora.dev.limit", str(args.dev_limit),
         "--training.optimizer.learn_rate.warmup_steps", str(args.warmup),
         "--training.optimizer.learn_rate.total_steps", str(args.steps),
         "--training.optimizer.learn_rate.initial_rate", str(args.learn_rate),
@@ -130,16 +132,27 @@ def start_training(contender: Contender, args: argparse.Namespace) -> None:
     )
 
 
-def wait_training(contender: Contender) -> None:
-    assert contender.process is not None
-    code = contender.process.wait()
-    contender.train_seconds = time.perf_counter() - contender.started
-    if contender.log is not None:
-        contender.log.close()
-    if code != 0:
-        log = (contender.output / "train.log").read_text(errors="replace")
-        raise SystemExit(f"{contender.label}: spacy train failed ({code}):\n{log[-3000:]}")
-    print(f"   {contender.label}: trained in {contender.train_seconds:.0f} s", flush=True)
+def wait_trainings(contenders: list[Contender]) -> None:
+    """Wait for every training, timing each at its own end (they run at the same time)."""
+    pending = list(contenders)
+    while pending:
+        for contender in list(pending):
+            assert contender.process is not None
+            code = contender.process.poll()
+            if code is None:
+                continue
+            contender.train_seconds = time.perf_counter() - contender.started
+            pending.remove(contender)
+            if contender.log is not None:
+                contender.log.close()
+            if code != 0:
+                for other in pending:  # do not leave the other training running
+                    assert other.process is not None
+                    other.process.terminate()
+                log = (contender.output / "train.log").read_text(errors="replace")
+                raise SystemExit(f"{contender.label}: spacy train failed ({code}):\n{log[-3000:]}")
+            print(f"   {contender.label}: trained in {contender.train_seconds:.0f} s", flush=True)
+        time.sleep(1.0)
 
 
 def evaluate(contender: Contender, split: str, args: argparse.Namespace) -> None:
@@ -152,9 +165,10 @@ def evaluate(contender: Contender, split: str, args: argparse.Namespace) -> None
         error = done.stderr.decode(errors="replace")[-3000:]
         raise SystemExit(f"{contender.label}: spacy evaluate failed:\n{error}")
     raw: dict[str, Any] = json.loads(metrics.read_text())
-    contender.scores[split] = {
-        label: round(100 * float(raw.get(key) or 0.0), 2) for label, key in SCORES
-    }
+    missing = [key for _, key in SCORES if raw.get(key) is None]
+    if missing:
+        raise SystemExit(f"{contender.label}: spacy evaluate gave no {', '.join(missing)}")
+    contender.scores[split] = {label: round(100 * float(raw[key]), 2) for label, key in SCORES}
     contender.scores[split]["words/s"] = round(float(raw.get("speed") or 0.0))
 
 
@@ -183,7 +197,6 @@ def main() -> None:
     parser.add_argument("--batch-words", type=int, default=1000, help="training.batcher.size")
     parser.add_argument("--learn-rate", type=float, default=3e-4)
     parser.add_argument("--warmup", type=int, default=60)
-    parser.add_argument("--dev-limit", type=int, default=400, help="dev docs scored in training")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
     parser.add_argument("--peer-python", default=None, help="python of a spacy-transformers venv")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "accuracy")
@@ -192,6 +205,7 @@ def main() -> None:
     if not (Path(args.data) / "en_ewt-ud-uner-train.spacy").exists():
         raise SystemExit(f"no EWT corpus in {args.data}: give --data the ewt-ud-uner folder")
     args.out.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()[0]
     model_dir = args.model or default_model_dir()
     ours, theirs = write_configs(args.config, model_dir, args.out)
     contenders = [Contender("trf-core", sys.executable, ours, args.out / "trf_core")]
@@ -201,14 +215,14 @@ def main() -> None:
         )
     for contender in contenders:
         start_training(contender, args)
-    for contender in contenders:
-        wait_training(contender)
+    wait_trainings(contenders)
     for contender in contenders:
         for split in ("dev", "test"):
             evaluate(contender, split, args)
-    report = table(contenders, args)
+    report = table(contenders, args) + f"\n\nload average at the start: {load_at_start:.1f}"
     print(report)
     summary = {
+        "load_average_at_start": load_at_start,
         "args": {key: str(value) for key, value in vars(args).items()},
         "results": {
             c.label: {"train_seconds": c.train_seconds, "scores": c.scores} for c in contenders
