@@ -15,7 +15,7 @@ spacy-transformers' config differs from ours in three ways only, applied here to
 With ``--peer-python`` both trainings run at the same time, each with ``--threads`` torch threads,
 so the wall times are taken under the same machine load; without it only trf-core runs. The two
 venvs share spaCy, thinc and torch; transformers differs (spacy-transformers 1.4.0 needs < 4.53.3).
-Three EWT train docs exceed MiniLM's 512 positions (by 12 tokens in all; none in dev or test):
+Three EWT train docs exceed MiniLM's 512 positions (by 50 wordpieces in all; none in dev or test):
 spacy-transformers truncates them silently, trf-core windows them.
 
     python bench/accuracy_ewt.py --peer-python /tmp/st-venv/bin/python
