@@ -108,6 +108,7 @@ def overrides(args: argparse.Namespace) -> list[str]:
         "--training.optimizer.learn_rate.warmup_steps", str(args.warmup),
         "--training.optimizer.learn_rate.total_steps", str(args.steps),
         "--training.optimizer.learn_rate.initial_rate", str(args.learn_rate),
+        "--system.seed", str(args.seed),
     ]  # fmt: skip
 
 
@@ -197,6 +198,7 @@ def main() -> None:
     parser.add_argument("--batch-words", type=int, default=1000, help="training.batcher.size")
     parser.add_argument("--learn-rate", type=float, default=3e-4)
     parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0, help="system.seed, for both libraries")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
     parser.add_argument("--peer-python", default=None, help="python of a spacy-transformers venv")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "accuracy")
