@@ -691,8 +691,9 @@ def transformer_to_docs(
     The backward pass scales the gradient by ``grad_factor`` and skips the backend entirely when
     no gradient is left (grad_factor 0), so not even weight decay moves its weights.
     """
-    if needs_hidden_states:
-        backend.attrs["output_hidden_states"] = True
+    # Only this head reads the backend's output: hidden states exactly when it needs them (a
+    # copy taken from a shared transformer may carry the flag for another component's sake).
+    backend.attrs["output_hidden_states"] = bool(needs_hidden_states)
     return Model(
         "trf-transformer-to-docs",
         _to_docs_forward,

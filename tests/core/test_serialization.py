@@ -160,6 +160,19 @@ def test_replace_listeners_keeps_predictions_and_detaches_the_component(tmp_path
     assert_same(after, outputs(spacy.load(tmp_path / "replaced"), list(LISTENERS)))
 
 
+def test_a_replaced_last_layer_listener_does_not_compute_hidden_states():
+    nlp = trained(steps=1)  # tagger_mix reads every layer: the shared backend returns them all
+    assert nlp.get_pipe("transformer").model.attrs["output_hidden_states"] is True
+    before = outputs(nlp, ["tagger"])
+    nlp.replace_listeners("transformer", "tagger", ["model.tok2vec"])
+    copies = [
+        node for node in nlp.get_pipe("tagger").model.walk()
+        if "output_hidden_states" in node.attrs
+    ]  # fmt: skip
+    assert copies and all(node.attrs["output_hidden_states"] is False for node in copies)
+    assert_same(before, outputs(nlp, ["tagger"]))
+
+
 def test_sourcing_a_component_with_replace_listeners(nlp, tmp_path: Path):
     nlp.to_disk(tmp_path / "source")
     config = Config(
