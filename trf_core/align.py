@@ -221,11 +221,11 @@ def align_by_strings(
     """
     try:
         from spacy_alignments import get_alignments
-    except ImportError as err:  # pragma: no cover - depends on the environment
+    except ImportError as err:
         raise ImportError(
             "align_by_strings needs the spacy-alignments package, which trf-core does not "
-            "require: `pip install spacy-alignments`, or use a tokenizer that returns offsets "
-            "(a 'fast' Hugging Face tokenizer) with align_batch"
+            "require: `pip install spacy-alignments` (the extra 'trf-core[alignments]'), or use "
+            "a tokenizer that returns offsets (a 'fast' Hugging Face tokenizer) with align_batch"
         ) from err
     n_spans = sum(len(s) for s in spans)
     if len(piece_strings) != n_spans:
