@@ -9,7 +9,7 @@ equal forward passes, equal gradients and equal optimizer steps.
 
     python bench/update_equivalence.py --peer-python /tmp/st-venv/bin/python
 
-The configs are the ones ``bench/accuracy_ewt.py`` writes (run it first, or give ``--configs``).
+The configs are the ones ``bench/accuracy_ewt.py`` writes (written here when missing).
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ def main() -> None:
         return
     if not args.peer_python:
         raise SystemExit("give --peer-python: the python of a venv with spacy-transformers 1.4")
+    if not (args.configs / "config_trf_core.cfg").exists():  # accuracy_ewt.py not run yet
+        sys.path.insert(0, str(HERE))
+        from accuracy_ewt import DEFAULT_CONFIG, default_model_dir, write_configs
+
+        args.configs.mkdir(parents=True, exist_ok=True)
+        write_configs(DEFAULT_CONFIG, default_model_dir(), args.configs)
     ours = run(sys.executable, args.configs / "config_trf_core.cfg", args)
     theirs = run(args.peer_python, args.configs / "config_spacy_transformers.cfg", args)
     print("| step | component | trf-core loss | spacy-transformers loss | relative difference |")
