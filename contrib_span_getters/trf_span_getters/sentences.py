@@ -4,7 +4,7 @@ All of them need sentence boundaries *before* the transformer runs, which in a f
 nothing has set; instead of spaCy's generic E030 they say which component to add.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -69,10 +69,19 @@ def configure_sent_context_spans(context: int = 1) -> "SpanGetter":
 
 def get_sent_context_spans(docs: Iterable[Doc], context: int) -> list[list[Span]]:
     """Each doc's sentences, each with ``context`` neighbouring sentences on each side."""
+    return _regrouped_sentences(docs, SENT_CONTEXT, lambda b: sent_context_bounds(b, context))
+
+
+def _regrouped_sentences(
+    docs: Iterable[Doc],
+    getter: str,
+    regroup: Callable[[list[tuple[int, int]]], list[tuple[int, int]]],
+) -> list[list[Span]]:
+    """Each doc's spans from its sentence bounds, regrouped into span bounds by ``regroup``."""
     out: list[list[Span]] = []
-    for doc in as_doc_list(docs, SENT_CONTEXT):
-        bounds = [(s.start, s.end) for s in doc_sentences(doc, SENT_CONTEXT)]
-        out.append([doc[a:b] for a, b in sent_context_bounds(bounds, context)])
+    for doc in as_doc_list(docs, getter):
+        bounds = [(s.start, s.end) for s in doc_sentences(doc, getter)]
+        out.append([doc[a:b] for a, b in regroup(bounds)])
     return out
 
 
@@ -113,8 +122,4 @@ def configure_packed_sent_spans(max_tokens: int = 128) -> "SpanGetter":
 
 def get_packed_sent_spans(docs: Iterable[Doc], max_tokens: int) -> list[list[Span]]:
     """Each doc's sentences packed greedily into spans of at most ``max_tokens`` tokens."""
-    out: list[list[Span]] = []
-    for doc in as_doc_list(docs, PACKED):
-        bounds = [(s.start, s.end) for s in doc_sentences(doc, PACKED)]
-        out.append([doc[a:b] for a, b in packed_bounds(bounds, max_tokens)])
-    return out
+    return _regrouped_sentences(docs, PACKED, lambda b: packed_bounds(b, max_tokens))
