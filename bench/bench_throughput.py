@@ -89,14 +89,10 @@ def batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
 # --- contenders ----------------------------------------------------------------------------
 
 
-def build_trf_pipeline(model_dir: str, init_docs: list[Any]) -> tuple[Any, Any]:
-    """trf-core's transformer (HF backend, doc spans) + a tagger listening to it."""
-    import spacy
-    from spacy.training import Example
-
-    import trf_core  # noqa: F401  (loads the plugins: span getters, HF backend)
-
-    config = {
+def pipeline_config(model_dir: str) -> dict[str, Any]:
+    """The transformer (HF, doc spans) + listening tagger that trf-core and, sent in the peer's
+    spec, spacy-transformers both build: every name in it is registered by both libraries."""
+    return {
         "nlp": {"lang": "en", "pipeline": ["transformer", "tagger"]},
         "components": {
             "transformer": {
@@ -106,7 +102,7 @@ def build_trf_pipeline(model_dir: str, init_docs: list[Any]) -> tuple[Any, Any]:
                     "@architectures": "spacy-transformers.TransformerModel.v3",
                     "name": model_dir,
                     "tokenizer_config": {"use_fast": True},
-                    "get_spans": {"@span_getters": "doc_spans.v1"},
+                    "get_spans": {"@span_getters": "spacy-transformers.doc_spans.v1"},
                 },
             },
             "tagger": {
@@ -123,6 +119,16 @@ def build_trf_pipeline(model_dir: str, init_docs: list[Any]) -> tuple[Any, Any]:
             },
         },
     }
+
+
+def build_trf_pipeline(model_dir: str, init_docs: list[Any]) -> tuple[Any, Any]:
+    """trf-core's transformer (HF backend, doc spans) + a tagger listening to it."""
+    import spacy
+    from spacy.training import Example
+
+    import trf_core  # noqa: F401  (loads the plugins: span getters, HF backend)
+
+    config = pipeline_config(model_dir)
     nlp = spacy.util.load_model_from_config(spacy.util.Config(config), auto_fill=True)
     examples = [Example(nlp.make_doc(d.text), d) for d in init_docs]
     optimizer = nlp.initialize(lambda: examples)
@@ -470,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
                 DocBin(docs=train_docs).to_disk(workdir / "train.spacy")
                 DocBin(docs=gold).to_disk(workdir / "init.spacy")
                 spec = {
-                    "model_dir": args.model,
+                    "config": pipeline_config(args.model),
                     "threads": args.threads,
                     "texts": texts,
                     "batch_size": args.batch_size,

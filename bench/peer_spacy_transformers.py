@@ -2,18 +2,19 @@
 
 This script is started by ``bench_throughput.py --peer-python PY`` with that interpreter, in a venv
 where spacy-transformers (not trf-core) is installed. It builds the same transformer + tagger
-pipeline through spaCy's public config API only (spacy-transformers' factory and registered
-architectures, found through entry points; nothing is imported from trf-core or from
-spacy_transformers directly), then waits for commands on stdin, one JSON object a line, so the
-driver can run it in turns with its own contenders while this process sits idle:
+pipeline through spaCy's public config API only, from the config the driver sends
+(spacy-transformers' factory and registered architectures, found through entry points; nothing is
+imported from trf-core or from spacy_transformers directly), then waits for commands on stdin, one
+JSON object a line, so the driver can run it in turns with its own contenders while this process
+sits idle:
 
 - ``{"cmd": "pipe"}``: ``nlp.pipe(texts, batch_size)`` over the texts; replies the seconds and
   the bytes of every array in ``doc._.trf_data`` per 1,000 docs.
 - ``{"cmd": "train"}``: one ``nlp.update`` per training batch; replies ``{"seconds": s}``.
 - ``{"cmd": "quit"}``.
 
-Everything else (texts, training docs, model folder, threads) comes in one JSON file named on the
-command line, written by the driver.
+Everything else (the pipeline config, texts, training docs, threads) comes in one JSON file named on
+the command line, written by the driver.
 """
 
 from __future__ import annotations
@@ -29,35 +30,7 @@ def build(spec: dict[str, Any]) -> Any:
     from spacy.tokens import DocBin
     from spacy.training import Example
 
-    config = {
-        "nlp": {"lang": "en", "pipeline": ["transformer", "tagger"]},
-        "components": {
-            "transformer": {
-                "factory": "transformer",
-                "max_batch_items": 4096,
-                "model": {
-                    "@architectures": "spacy-transformers.TransformerModel.v3",
-                    "name": spec["model_dir"],
-                    "tokenizer_config": {"use_fast": True},
-                    "get_spans": {"@span_getters": "spacy-transformers.doc_spans.v1"},
-                },
-            },
-            "tagger": {
-                "factory": "tagger",
-                "model": {
-                    "@architectures": "spacy.Tagger.v2",
-                    "nO": None,
-                    "tok2vec": {
-                        "@architectures": "spacy-transformers.TransformerListener.v1",
-                        "grad_factor": 1.0,
-                        "pooling": {"@layers": "reduce_mean.v1"},
-                    },
-                },
-            },
-        },
-    }
-    nlp = spacy.blank("en")
-    nlp = spacy.util.load_model_from_config(spacy.util.Config(config), auto_fill=True)
+    nlp = spacy.util.load_model_from_config(spacy.util.Config(spec["config"]), auto_fill=True)
     gold = list(DocBin().from_disk(spec["train_docbin"]).get_docs(nlp.vocab))
     init_docs = list(DocBin().from_disk(spec["init_docbin"]).get_docs(nlp.vocab))
     init_examples = [Example(nlp.make_doc(d.text), d) for d in init_docs]
