@@ -614,6 +614,17 @@ def run_all(
             report["import"] = measure_import(args.import_repeats, workdir)
 
 
+def _print_speed(report: dict[str, Any], key: str, title: str, target: str, bound: float) -> None:
+    """One speed section: words/s per contender, the ratios, and whether the target holds."""
+    print(f"\n{title:34}{'words/s':>10}{'median s':>10}")
+    for name, r in report[key].items():
+        print(f"  {name:32}{r['words_per_s']:10.0f}{r['median_s']:10.2f}")
+    for name, ratio in report[f"{key}_ratios"].items():
+        print(f"  ratio {name:26}{ratio:10.2f}")
+    ok = report[f"{key}_ratios"][target] >= bound
+    print(f"  target {target} >= {bound}: {'PASS' if ok else 'FAIL'}")
+
+
 def print_table(report: dict[str, Any]) -> None:
     print()
     print(
@@ -625,24 +636,10 @@ def print_table(report: dict[str, Any]) -> None:
         p = report[key]
         print(f"  {key}: {p['real']} real wordpieces padded to {p['padded']}")
     if "inference" in report:
-        print(f"\n{'inference':34}{'words/s':>10}{'median s':>10}")
-        for name, r in report["inference"].items():
-            print(f"  {name:32}{r['words_per_s']:10.0f}{r['median_s']:10.2f}")
-        for name, ratio in report["inference_ratios"].items():
-            print(f"  ratio {name:26}{ratio:10.2f}")
-        ok = report["inference_ratios"]["trf_core/bare_sorted"] >= TARGET_PIPE
-        print(f"  target trf_core/bare_sorted >= {TARGET_PIPE}: {'PASS' if ok else 'FAIL'}")
+        _print_speed(report, "inference", "inference", "trf_core/bare_sorted", TARGET_PIPE)
     if "training" in report:
-        print(
-            f"\n{'training (' + str(report['train_sentences']) + ' sentences)':34}"
-            f"{'words/s':>10}{'median s':>10}"
-        )
-        for name, r in report["training"].items():
-            print(f"  {name:32}{r['words_per_s']:10.0f}{r['median_s']:10.2f}")
-        for name, ratio in report["training_ratios"].items():
-            print(f"  ratio {name:26}{ratio:10.2f}")
-        ok = report["training_ratios"]["trf_core/bare"] >= TARGET_TRAIN
-        print(f"  target trf_core/bare >= {TARGET_TRAIN}: {'PASS' if ok else 'FAIL'}")
+        title = f"training ({report['train_sentences']} sentences)"
+        _print_speed(report, "training", title, "trf_core/bare", TARGET_TRAIN)
     if "alignment" in report:
         a = report["alignment"]
         print(f"\nalignment: {a['ms_per_10k_tokens']:.2f} ms per 10k tokens ({a['tokens']} tokens)")
