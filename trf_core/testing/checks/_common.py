@@ -76,6 +76,12 @@ def _describe_docs(docs: Sequence[Doc]) -> str:
     return f"a batch of {len(docs)} docs: [{', '.join(parts)}]{more}"
 
 
+def empty_doc_beside(docs: Sequence[Doc]) -> Doc | None:
+    """An empty doc sharing the examples' vocab (so it can join their batches); None when
+    there are no examples to take a vocab from."""
+    return Doc(docs[0].vocab, words=[]) if docs else None
+
+
 def run_on_batches(
     check: Callable[[list[Doc]], None],
     *,

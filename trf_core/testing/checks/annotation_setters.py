@@ -13,7 +13,14 @@ from spacy.tokens import Doc
 from ...data import FullTransformerBatch, TransformerData
 from ...extensions import install_extensions
 from ...types import AnnotationSetter
-from ._common import ContractViolation, _describe_docs, overlapping_spans, run_all, run_on_batches
+from ._common import (
+    ContractViolation,
+    _describe_docs,
+    empty_doc_beside,
+    overlapping_spans,
+    run_all,
+    run_on_batches,
+)
 
 
 def resolve_annotation_setter(
@@ -150,10 +157,9 @@ def setter_idempotent(setter: AnnotationSetter, docs: list[Doc]) -> None:
 
 def setter_handles_empty_docs(setter: AnnotationSetter, docs: list[Doc]) -> None:
     """Empty docs and docs without spans do not crash the setter."""
-    vocab = docs[0].vocab if docs else None
-    if vocab is None:
+    empty = empty_doc_beside(docs)
+    if empty is None:
         return
-    empty = Doc(vocab, words=[])
     for batch_docs in ([empty], [empty, *docs[:2]]):
         _call_setter(setter, batch_docs, _toy_batch(batch_docs))
     # A doc with tokens but no spans: its TransformerData has no rows.

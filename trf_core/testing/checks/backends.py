@@ -16,6 +16,7 @@ from ._common import (
     BATCH_TOLERANCE,
     ContractViolation,
     _describe_docs,
+    empty_doc_beside,
     overlapping_spans,
     run_all,
     run_on_batches,
@@ -371,10 +372,9 @@ def backend_finite_differences(model: Model, docs: list[Doc]) -> None:
 
 def backend_empty_docs(model: Model, docs: list[Doc]) -> None:
     """Empty docs get data with no rows, in a batch of their own or mixed with others."""
-    vocab = docs[0].vocab if docs else None
-    if vocab is None:
+    empty = empty_doc_beside(docs)
+    if empty is None:
         return
-    empty = Doc(vocab, words=[])
     for batch_docs in ([empty], [empty, empty], [empty, *docs[:2]]):
         batch, backprop = _run_backend(model, batch_docs, is_train=True)
         for i, (doc, data) in enumerate(zip(batch_docs, batch.doc_data)):

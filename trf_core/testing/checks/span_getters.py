@@ -10,7 +10,7 @@ import numpy
 from spacy.tokens import Doc, Span
 
 from ...types import SpanGetter
-from ._common import ContractViolation, _describe_docs, run_all, run_on_batches
+from ._common import ContractViolation, _describe_docs, empty_doc_beside, run_all, run_on_batches
 
 
 def resolve_span_getter(getter: str | SpanGetter, config: Mapping[str, Any] | None = None) -> Any:
@@ -153,10 +153,9 @@ def span_getter_batch_invariance(getter: SpanGetter, docs: list[Doc]) -> None:
 
 def span_getter_empty_docs(getter: SpanGetter, docs: list[Doc]) -> None:
     """Empty docs (no tokens) get an empty list, alone or inside a batch."""
-    vocab = docs[0].vocab if docs else None
-    if vocab is None:
+    empty = empty_doc_beside(docs)
+    if empty is None:
         return
-    empty = Doc(vocab, words=[])
     for batch in ([empty], [empty, *docs[:2]], [empty, empty]):
         result = _spans_for(getter, batch)
         span_getter_one_list_per_doc(getter, batch)
