@@ -19,6 +19,8 @@ pytest.importorskip("trf_setters")
 import spacy
 from spacy.training import Example
 
+from trf_core.testing.pipelines import listener_cfg, tagger_cfg
+
 WORDS = ["Maria", "works", "in", "Berlin", "."]
 TAGS = ["NNP", "VBZ", "IN", "NNP", "."]
 
@@ -37,18 +39,7 @@ def _trained_pipeline() -> spacy.Language:
             },
         },
     )
-    nlp.add_pipe(
-        "tagger",
-        config={
-            "model": {
-                "@architectures": "spacy.Tagger.v2",
-                "tok2vec": {
-                    "@architectures": "spacy-transformers.TransformerListener.v1",
-                    "pooling": {"@layers": "trf.first_last.v1"},
-                },
-            }
-        },
-    )
+    nlp.add_pipe("tagger", config=tagger_cfg(listener_cfg(pooling="trf.first_last.v1")))
     doc = spacy.tokens.Doc(nlp.vocab, words=WORDS, tags=TAGS)
     examples = [Example(nlp.make_doc(doc.text), doc)]
     optimizer = nlp.initialize(lambda: examples)

@@ -18,6 +18,7 @@ from hf_helpers import as_numpy
 from spacy.training import Example
 
 import trf_core
+from trf_core.testing.pipelines import listener_cfg, tagger_cfg
 
 TRAIN = [
     (
@@ -44,19 +45,7 @@ def _tagger_pipeline(model_dir: Path, get_spans: dict[str, Any]) -> spacy.Langua
             "annotation_setter": {"@annotation_setters": "trf_hf_test.no_annotations"},
         },
     )
-    nlp.add_pipe(
-        "tagger",
-        config={
-            "model": {
-                "@architectures": "spacy.Tagger.v2",
-                "tok2vec": {
-                    "@architectures": "spacy-transformers.TransformerListener.v1",
-                    "grad_factor": 1.0,
-                    "pooling": {"@layers": "reduce_mean.v1"},
-                },
-            }
-        },
-    )
+    nlp.add_pipe("tagger", config=tagger_cfg(listener_cfg()))  # mean-pooling listener
     return nlp
 
 
