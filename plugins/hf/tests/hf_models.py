@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -33,9 +34,17 @@ def bert_vocab() -> list[str]:
     return list(dict.fromkeys(specials + chars + _WORDS + _SUFFIXES + pieces))  # no duplicates
 
 
+def _save_random_weights(model_class: Any, config: Any, path: Path, seed: int) -> Path:
+    """A model of ``model_class`` with seeded random weights, saved beside its tokenizer."""
+    import torch
+
+    torch.manual_seed(seed)
+    model_class(config).save_pretrained(str(path))
+    return path
+
+
 def make_bert(path: Path, max_positions: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """A 2-layer, width-32 uncased BERT with a pooler, saved with save_pretrained."""
-    import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     path.mkdir(parents=True, exist_ok=True)
@@ -61,15 +70,11 @@ def make_bert(path: Path, max_positions: int = 32, layers: int = 2, seed: int = 
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    torch.manual_seed(seed)
-    model = BertModel(config)
-    model.save_pretrained(str(path))
-    return path
+    return _save_random_weights(BertModel, config, path, seed)
 
 
 def make_roberta(path: Path, max_positions: int = 48, seed: int = 0) -> Path:
     """A tiny RoBERTa with a byte-level BPE trained here on :data:`CORPUS`."""
-    import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaConfig, RobertaModel, RobertaTokenizerFast
 
@@ -113,15 +118,11 @@ def make_roberta(path: Path, max_positions: int = 48, seed: int = 0) -> Path:
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    torch.manual_seed(seed)
-    model = RobertaModel(config)
-    model.save_pretrained(str(path))
-    return path
+    return _save_random_weights(RobertaModel, config, path, seed)
 
 
 def make_distilbert(path: Path, max_positions: int = 32, seed: int = 0) -> Path:
     """A tiny DistilBERT: no pooler, and no token_type_ids in its forward."""
-    import torch
     from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
 
     path.mkdir(parents=True, exist_ok=True)
@@ -147,6 +148,4 @@ def make_distilbert(path: Path, max_positions: int = 32, seed: int = 0) -> Path:
         dropout=0.0,
         attention_dropout=0.0,
     )
-    torch.manual_seed(seed)
-    DistilBertModel(config).save_pretrained(str(path))
-    return path
+    return _save_random_weights(DistilBertModel, config, path, seed)
