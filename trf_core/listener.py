@@ -106,7 +106,6 @@ class GradFactor:
         self.source: Any = value
         self.step = 0
         self.last = float(value) if isinstance(value, (int, float)) else 1.0
-        self.frozen_schedule = False
 
     def next(self) -> float:
         """The factor for the next update step (advances a schedule by one)."""
@@ -163,6 +162,8 @@ class TransformerListener(Model):
     """
 
     name = "transformer-listener"
+    # What one training step (or initialization) leaves behind: never copied or pickled.
+    _STEP_STATE = ("_outputs", "_backprop", "_batch_id", "_init_docs")
 
     def __init__(
         self,
@@ -221,7 +222,7 @@ class TransformerListener(Model):
         # pickles nor means anything in another process (nlp.pipe(n_process > 1) after training).
         # The state is pickle's default (instance dict, slot values), with those dropped.
         state = dict(self.__dict__)
-        for key in ("_outputs", "_backprop", "_batch_id", "_init_docs"):
+        for key in self._STEP_STATE:
             if key in state:
                 state[key] = None
         slots = {name: getattr(self, name) for name in Model.__slots__ if hasattr(self, name)}
@@ -232,7 +233,7 @@ class TransformerListener(Model):
         new = cast(TransformerListener, Model.__new__(type(self)))
         memo[id(self)] = new
         for key, value in self.__dict__.items():
-            if key in ("_outputs", "_backprop", "_batch_id", "_init_docs"):
+            if key in self._STEP_STATE:
                 new.__dict__[key] = None
             elif key == "upstreams":
                 new.__dict__[key] = set()

@@ -189,13 +189,13 @@ class Transformer(TrainablePipe):
         self.vocab = vocab
         self.model = model
         self.name = name
+        self._listener_map: dict[str, list[Model]] = {}
         self.annotation_setter = annotation_setter
         self.cfg: dict[str, Any] = {
             "max_batch_items": int(max_batch_items),
             "keep": validate_keep(keep),
             "frozen": bool(frozen),
         }
-        self._listener_map: dict[str, list[Model]] = {}
         self._nlp_ref: _WeakNlp | None = None
         self._shape: tuple[int, int | None] | None = None
         self._pending_backward: Callable[[], None] | None = None
@@ -276,9 +276,8 @@ class Transformer(TrainablePipe):
         again after loading, since a backend that restores its attrs from disk would otherwise
         switch it off under a setter given at load time.
         """
-        listeners = [m for ms in getattr(self, "_listener_map", {}).values() for m in ms]
         if getattr(self._annotation_setter, "needs_hidden_states", False) or any(
-            m.attrs.get("needs_hidden_states") for m in listeners
+            m.attrs.get("needs_hidden_states") for m in self.listeners
         ):
             self.model.attrs["output_hidden_states"] = True
 
