@@ -218,16 +218,23 @@ def test_predict_builds_no_autograd_graph(bert_dir: Path) -> None:
     assert seen == [(True, False), (False, True)]
 
 
-def test_missing_model_says_where_it_looked(tmp_path: Path) -> None:
+def test_missing_model_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = tmp_path / "no-such-model"
     model = TransformerModel(str(missing), get_spans=doc_spans)  # building loads nothing
     with pytest.raises(ModelNotFoundError) as info:
         model.initialize()
     message = str(info.value)
     assert str(missing) in message
-    assert "never downloads" in message
-    with pytest.raises(ModelNotFoundError, match="no installed Python package 'bert_base_cased'"):
+    assert "not a Hugging Face Hub id either" in message
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError) as info:
         TransformerModel("bert-base-cased", get_spans=doc_spans).initialize()
+    message = str(info.value)
+    assert "no installed Python package 'bert_base_cased'" in message
+    assert "the Hub model 'bert-base-cased' at revision 'main' is not in the" in message
 
 
 def test_folder_without_config_is_rejected(tmp_path: Path) -> None:
