@@ -1,6 +1,9 @@
 """Every config block and code example of the usage page (``shared/seed/transformers-usage.md``)
 runs as written, with only the model ``name`` changed to the real MiniLM model, and the page's
 pre-3.0 parser block in its spaCy 3 form (DESIGN.md, "Names configs use").
+
+The model is named as a local folder, and (as the page names it) as a Hub id: the real MiniLM
+files laid out as a Hugging Face cache on the spot, read offline.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import spacy  # noqa: E402
 from spacy.tokens import Doc, DocBin  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
+# The Hub cache builder trf-hf's tests use (plugins/hf/tests is no package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "hf" / "tests"))
+from hub_cache import MINILM_ID, lay_out_snapshot  # noqa: E402
+
 pytestmark = pytest.mark.needs_torch
 
 MODEL_DIR = str(minilm.get_model_path())
@@ -47,6 +54,9 @@ tokenizer_config = {{"use_fast": true}}
 [components.transformer.annotation_setter]
 @annotation_setters = "spacy-transformer.null_annotation_setter.v1"
 """
+
+# The same block naming the model as the page does, by Hub id.
+HUB_BLOCK = TRANSFORMER_BLOCK.replace(f'name = "{MODEL_DIR}"', f'name = "{MINILM_ID}"')
 
 # The page's NER block: `[nlp.pipeline.ner.model]` is `[components.ner.model]` in spaCy 3, and
 # TransitionBasedParser.v1's `nr_feature_tokens` is v2's `state_type`/`extra_state_tokens`.
@@ -116,8 +126,23 @@ def test_transformer_block_runs_and_sets_trf_data() -> None:
         assert data.tensors[-1].shape == (1, WIDTH)
 
 
-def test_ner_block_listens_and_trains() -> None:
-    nlp = _nlp_from(TRANSFORMER_BLOCK, NER_BLOCK, pipeline='["transformer","ner"]')
+@pytest.fixture(params=["folder", "hub-id"])
+def transformer_block(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The page's transformer block, naming the model by local folder or by Hub id."""
+    if request.param == "folder":
+        return TRANSFORMER_BLOCK
+    cache = tmp_path / "hf-hub-cache"
+    lay_out_snapshot(cache, MINILM_ID, Path(MODEL_DIR))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert f'name = "{MINILM_ID}"' in HUB_BLOCK and MODEL_DIR not in HUB_BLOCK
+    return HUB_BLOCK
+
+
+def test_ner_block_listens_and_trains(transformer_block: str) -> None:
+    nlp = _nlp_from(transformer_block, NER_BLOCK, pipeline='["transformer","ner"]')
     examples = _ner_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)
     weights_before = nlp.get_pipe("transformer").to_bytes(exclude=["vocab"])
