@@ -199,6 +199,17 @@ def test_download_fetches_config_tokenizer_and_safetensors_only(
     numpy.testing.assert_allclose(_hidden(path), _hidden(bert_dir), atol=1e-6)
 
 
+def test_transformers_offline_alone_also_forbids_the_download(
+    online: Path, bert_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeHub(bert_dir)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="TRANSFORMERS_OFFLINE=1 forbids downloads"):
+        resolve_model_dir(REPO)
+    assert fake.calls == []
+
+
 def test_cached_model_is_not_downloaded_again(
     online: Path, bert_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 DEFAULT_REVISION = "main"
 
 _TRUE = {"1", "on", "yes", "true"}
-_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 # A repo id as the Hub accepts it: ``name`` or ``org/name``, letters, digits, ``-``, ``_``, ``.``.
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?$")
 
@@ -76,7 +76,7 @@ def offline_switches() -> list[str]:
     """The offline variables set now (``HF_HUB_OFFLINE=1``, ...); empty: downloads are allowed."""
     return [
         f"{key}={os.environ[key]}"
-        for key in _OFFLINE_VARIABLES
+        for key in OFFLINE_VARIABLES
         if os.environ.get(key, "").strip().lower() in _TRUE
     ]
 

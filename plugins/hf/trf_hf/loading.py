@@ -21,7 +21,6 @@ from typing import Any
 
 from . import hub
 
-_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 _PACKAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Options that choose *which* files to load; spent on resolving ``name`` to a folder, they mean
 # nothing to ``from_pretrained`` on that folder.
@@ -189,8 +188,8 @@ def quiet() -> Iterator[None]:
 @contextlib.contextmanager
 def offline() -> Iterator[None]:
     """Hugging Face's offline switches on for the duration of a load, restored afterwards."""
-    saved = {key: os.environ.get(key) for key in _OFFLINE_VARIABLES}
-    for key in _OFFLINE_VARIABLES:
+    saved = {key: os.environ.get(key) for key in hub.OFFLINE_VARIABLES}
+    for key in hub.OFFLINE_VARIABLES:
         os.environ[key] = "1"
     try:
         with quiet():
