@@ -102,7 +102,9 @@ def cached_snapshot(repo_id: str, revision: str, cache: Path) -> tuple[Path | No
             local_files_only=True,
             allow_patterns=[*CONFIG_AND_TOKENIZER, *SAFETENSORS_WEIGHTS],
         )
-    except FileNotFoundError:  # LocalEntryNotFoundError (and IncompleteSnapshotError)
+    except FileNotFoundError as err:  # LocalEntryNotFoundError, IncompleteSnapshotError
+        if type(err).__name__ == "IncompleteSnapshotError":  # huggingface_hub >= 1.x only
+            return None, f"is only partly in the Hugging Face cache ({err})"
         return None, "is not in the Hugging Face cache"
     except (OSError, ValueError) as err:  # a repo id the Hub would refuse, an unreadable cache
         return None, f"is not in the Hugging Face cache ({type(err).__name__}: {err})"
