@@ -267,12 +267,6 @@ def test_configured_revision_reads_either_config() -> None:
         configured_revision({}, {"revision": 2})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="backend.py's ensure_loaded does not yet pass configured_revision(...) to "
-    "resolve_model_dir (issue 16: one line, left to the merge with the backend refactor)",
-)
 def test_revision_in_transformer_config_selects_the_snapshot(
     cache: dict[str, Any], other_bert: Path
 ) -> None:

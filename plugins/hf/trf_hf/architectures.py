@@ -36,7 +36,8 @@ def transformer_model_v3(
 ) -> BackendModel:
     """A Hugging Face transformer as a trf-core backend: ``spacy-transformers.TransformerModel.v3``.
 
-    name: a local model folder, or the import name of an installed package shipping one.
+    name: a local model folder, the import name of an installed package shipping one, or a
+        Hugging Face Hub id (cache first, downloaded unless offline; see ``trf_hf.loading``).
     get_spans: splits each doc into the spans the model reads.
     tokenizer_config: options for ``AutoTokenizer.from_pretrained`` (e.g. ``use_fast``).
     transformer_config: options for ``AutoConfig.from_pretrained``; ``output_hidden_states`` /

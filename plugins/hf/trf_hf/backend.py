@@ -23,7 +23,13 @@ from trf_core.data import FullTransformerBatch, ModelOutput, WordpieceBatch
 from trf_core.types import SpanGetter
 
 from . import serialize
-from .loading import load_config, load_tokenizer, load_transformer, resolve_model_dir
+from .loading import (
+    configured_revision,
+    load_config,
+    load_tokenizer,
+    load_transformer,
+    resolve_model_dir,
+)
 
 BackendModel = Model[list[Doc], FullTransformerBatch]
 
@@ -65,7 +71,8 @@ class HFBackendShim(Shim):  # type: ignore[misc]
         """Load tokenizer and weights from ``name`` unless something is loaded already."""
         if self.loaded:
             return
-        path = resolve_model_dir(self.name)
+        revision = configured_revision(self.tokenizer_config, self.transformer_config)
+        path = resolve_model_dir(self.name, revision=revision)
         tokenizer = load_tokenizer(path, self.tokenizer_config)
         config = load_config(path, self.transformer_config)
         self.install(tokenizer, load_transformer(path, config))
