@@ -35,6 +35,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
+from . import backend_contract as contract
 from .batching import plan_batches
 from .data import FullTransformerBatch, TransformerData
 from .extensions import install_extensions
@@ -276,10 +277,9 @@ class Transformer(TrainablePipe):
         again after loading, since a backend that restores its attrs from disk would otherwise
         switch it off under a setter given at load time.
         """
-        if getattr(self._annotation_setter, "needs_hidden_states", False) or any(
-            m.attrs.get("needs_hidden_states") for m in self.listeners
-        ):
-            self.model.attrs["output_hidden_states"] = True
+        readers = [self._annotation_setter, *self.listeners]
+        if any(contract.needs_hidden_states(reader) for reader in readers):
+            contract.request_hidden_states(self.model)
 
     def add_listener(self, listener: Model, component_name: str) -> None:
         """Register a listener of a downstream component (spaCy calls this)."""
@@ -368,15 +368,8 @@ class Transformer(TrainablePipe):
             yield from docs
 
     def _estimate_lengths(self, docs: Sequence[Doc]) -> list[int]:
-        counter = self.model.attrs.get("count_pieces")
-        if counter is None:
-            return [len(doc) for doc in docs]
-        lengths = [int(n) for n in counter(list(docs))]
-        if len(lengths) != len(docs):
-            raise ValueError(
-                f"the backend's count_pieces returned {len(lengths)} counts for {len(docs)} docs"
-            )
-        return lengths
+        counts = contract.count_pieces(self.model, docs)
+        return [len(doc) for doc in docs] if counts is None else counts
 
     def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
         """Run the backend for inference (no gradient kept) and return the batch's output."""
@@ -568,7 +561,7 @@ class Transformer(TrainablePipe):
         serialize: dict[str, Callable[[], bytes]] = {
             "cfg": lambda: srsly.json_dumps(self.cfg),
             "vocab": lambda: self.vocab.to_bytes(exclude=exclude),
-            "model": self._model_to_bytes,
+            "model": lambda: contract.model_to_bytes(self.model),
         }
         return util.to_bytes(serialize, exclude)
 
@@ -577,7 +570,7 @@ class Transformer(TrainablePipe):
         deserialize: dict[str, Callable[[bytes], Any]] = {
             "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
-            "model": self._model_from_bytes,
+            "model": lambda b: contract.model_from_bytes(self.model, b),
         }
         util.from_bytes(bytes_data, deserialize, exclude)
         self._request_hidden_states()
@@ -588,7 +581,7 @@ class Transformer(TrainablePipe):
         serialize: dict[str, Callable[[Path], Any]] = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "vocab": lambda p: self.vocab.to_disk(p, exclude=exclude),
-            "model": self._model_to_disk,
+            "model": lambda p: contract.model_to_disk(self.model, p),
         }
         util.to_disk(path, serialize, exclude)
 
@@ -597,52 +590,11 @@ class Transformer(TrainablePipe):
         deserialize: dict[str, Callable[[Path], Any]] = {
             "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
-            "model": self._model_from_disk,
+            "model": lambda p: contract.model_from_disk(self.model, p),
         }
         util.from_disk(path, deserialize, exclude)
         self._request_hidden_states()
         return self
-
-    def _backend_attr(self, name: str) -> Any:
-        """A backend's serialization attribute, after its optional ``trf_bind(model)`` hook.
-
-        A backend whose attributes hold state of its own (trf-hf's point at its weights) may
-        need to re-point them at a copied model's state before they are used.
-        """
-        bind = self.model.attrs.get("trf_bind")
-        if bind is not None:
-            bind(self.model)
-        return self.model.attrs.get(name)
-
-    def _model_to_bytes(self) -> bytes:
-        save = self._backend_attr("trf_to_bytes")
-        return bytes(save()) if save is not None else self.model.to_bytes()
-
-    def _model_from_bytes(self, data: bytes) -> None:
-        load = self._backend_attr("trf_from_bytes")
-        if load is not None:
-            load(data)
-        else:
-            self.model.from_bytes(data)
-
-    def _model_to_disk(self, path: Path) -> None:
-        save = self._backend_attr("trf_to_disk")
-        if save is not None:
-            save(Path(path))
-        else:
-            self.model.to_disk(path)
-
-    def _model_from_disk(self, path: Path) -> None:
-        load = self._backend_attr("trf_from_disk")
-        if load is not None:
-            load(Path(path))
-            return
-        if Path(path).is_dir():
-            raise ValueError(
-                f"{path} is a directory, but this backend loads from a single file; was it "
-                "saved by another backend? Load it with the model that saved it."
-            )
-        self.model.from_disk(path)
 
 
 def _receive(

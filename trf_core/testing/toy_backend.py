@@ -14,7 +14,6 @@ window's real pieces: outputs depend on context, never on padding or on the rest
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from spacy.tokens import Doc, Span
 from thinc.api import Model
 from thinc.types import Ints2d
 
+from .. import backend_contract as contract
 from ..align import align_batch
 from ..data import FullTransformerBatch, ModelOutput, WordpieceBatch
 from ..types import SpanGetter
@@ -155,11 +155,11 @@ def toy_transformer_v1(
         "depth": depth,
         "max_length": max_length,
         "seed": seed,
-        "output_hidden_states": False,
-        "output_attentions": False,
-        "count_pieces": count_toy_pieces,
+        contract.OUTPUT_HIDDEN_STATES: False,
+        contract.OUTPUT_ATTENTIONS: False,
+        contract.COUNT_PIECES: count_toy_pieces,
+        **contract.listener_attrs(),
     }
-    _add_listener_attrs(attrs)
     return Model(
         "toy_transformer",
         _forward,
@@ -168,17 +168,6 @@ def toy_transformer_v1(
         params=params,
         attrs=attrs,
     )
-
-
-def _add_listener_attrs(attrs: dict[str, Any]) -> None:
-    """Give spaCy's ``replace_listeners`` what it needs, once the listener module exists."""
-    if importlib.util.find_spec("trf_core.listener") is None:
-        return
-    from .. import listener
-
-    for name in ("replace_listener", "replace_listener_cfg"):
-        if hasattr(listener, name):
-            attrs[name] = getattr(listener, name)
 
 
 def _init(model: Model, X: Any = None, Y: Any = None) -> Model:
@@ -279,10 +268,10 @@ def _forward(
     output = ModelOutput()
     output["last_hidden_state"] = X
     output["pooler_output"] = X.sum(axis=1) / n_real
-    with_hidden = bool(model.attrs.get("output_hidden_states"))
+    with_hidden = contract.wants_hidden_states(model)
     if with_hidden:
         output["hidden_states"] = tuple(states)
-    if model.attrs.get("output_attentions"):
+    if model.attrs.get(contract.OUTPUT_ATTENTIONS):
         # The mixing is a uniform attention over the window's real pieces: report it as such.
         mask2 = m3[:, :, 0]
         att = (mask2[:, :, None] * mask2[:, None, :]) / n_real[:, :, None]

@@ -19,6 +19,7 @@ from thinc.api import Model, get_torch_default_device
 from thinc.shims import Shim
 from thinc.types import ArgsKwargs, Ragged
 
+from trf_core import backend_contract as contract
 from trf_core.data import FullTransformerBatch, ModelOutput, WordpieceBatch
 from trf_core.types import SpanGetter
 
@@ -201,8 +202,11 @@ def build_hf_backend(
             "window": int(window),
             "stride": int(stride),
             "truncate": bool(truncate),
-            "output_hidden_states": bool(transformer_config.get("output_hidden_states", False)),
-            "output_attentions": bool(transformer_config.get("output_attentions", False)),
+            contract.OUTPUT_HIDDEN_STATES: bool(
+                transformer_config.get("output_hidden_states", False)
+            ),
+            contract.OUTPUT_ATTENTIONS: bool(transformer_config.get("output_attentions", False)),
+            **contract.listener_attrs(),
         },
     )
     _bind_attrs(model)
@@ -210,25 +214,21 @@ def build_hf_backend(
 
 
 def _bind_attrs(model: BackendModel) -> None:
-    """The contract's serialization and listener attributes, bound to this model's shim.
+    """The contract's state-holding attributes, bound to this model's shim.
 
-    ``Model.copy()`` deep-copies the shim but keeps these functions as they are, so a copy
-    would save its original's weights; ``_rebind`` (called on init and forward) fixes that.
+    ``Model.copy()`` deep-copies the shim but keeps these objects as they are, so a copy would
+    save its original's weights; the contract's ``trf_bind`` hook (:func:`bind_to_own_shim`,
+    which trf-core runs before reading them, and :func:`get_shim` on init and forward) re-binds
+    them to the copy's own shim.
     """
     shim = cast(HFBackendShim, model.shims[0])
     model.attrs["hf_shim_id"] = id(shim)
-    model.attrs["trf_to_disk"] = _ShimCall(shim, "to_disk_dir")
-    model.attrs["trf_from_disk"] = _ShimCall(shim, "from_disk_dir")
-    model.attrs["trf_to_bytes"] = _ShimCall(shim, "loaded_bytes")
-    model.attrs["trf_from_bytes"] = _ShimCall(shim, "from_bytes")
-    model.attrs["count_pieces"] = _PieceCounter(shim, model.attrs["get_spans"])
-    model.attrs["trf_bind"] = bind_to_own_shim
-    try:
-        from trf_core.listener import replace_listener, replace_listener_cfg
-    except ImportError:  # the core's listener module is not there yet
-        return
-    model.attrs["replace_listener"] = replace_listener
-    model.attrs["replace_listener_cfg"] = replace_listener_cfg
+    model.attrs[contract.TO_DISK] = _ShimCall(shim, "to_disk_dir")
+    model.attrs[contract.FROM_DISK] = _ShimCall(shim, "from_disk_dir")
+    model.attrs[contract.TO_BYTES] = _ShimCall(shim, "loaded_bytes")
+    model.attrs[contract.FROM_BYTES] = _ShimCall(shim, "from_bytes")
+    model.attrs[contract.COUNT_PIECES] = _PieceCounter(shim, model.attrs["get_spans"])
+    model.attrs[contract.BIND] = bind_to_own_shim
 
 
 class _ShimCall:
@@ -433,8 +433,8 @@ def _torch_inputs(model: BackendModel, shim: HFBackendShim, plan: Any) -> ArgsKw
             "window_columns": tensor(plan.window_columns),
             "n_spans": plan.n_spans,
             "span_width": plan.span_width,
-            "output_hidden_states": bool(model.attrs.get("output_hidden_states", False)),
-            "output_attentions": bool(model.attrs.get("output_attentions", False)),
+            "output_hidden_states": contract.wants_hidden_states(model),
+            "output_attentions": bool(model.attrs.get(contract.OUTPUT_ATTENTIONS, False)),
         },
     )
 
@@ -499,7 +499,7 @@ def _empty_batch(
     model_output["last_hidden_state"] = ops.alloc3f(0, 0, width)
     if getattr(shim.transformer, "pooler", None) is not None:
         model_output["pooler_output"] = ops.alloc2f(0, width)
-    if model.attrs.get("output_hidden_states"):
+    if contract.wants_hidden_states(model):
         n_layers = int(shim.transformer.config.num_hidden_layers)
         model_output["hidden_states"] = tuple(ops.alloc3f(0, 0, width) for _ in range(n_layers + 1))
     align = Ragged(ops.alloc1i(0), ops.alloc1i(sum(doc_lengths)))

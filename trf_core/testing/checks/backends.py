@@ -10,6 +10,7 @@ import numpy
 from spacy.tokens import Doc
 from thinc.api import Model, get_current_ops
 
+from ... import backend_contract as contract
 from ...data import FullTransformerBatch
 from ...types import SpanGetter
 from ._common import (
@@ -114,7 +115,7 @@ def backend_returns_batch(model: Model, docs: list[Doc]) -> None:
             f"{len(batch.wordpieces.lengths)} lengths for {n_spans} spans",
             "give one length per span (windows count as spans)",
         )
-    if model.attrs.get("output_hidden_states"):
+    if contract.wants_hidden_states(model):
         hidden = batch.model_output.get("hidden_states")
         if not isinstance(hidden, tuple) or any(h.shape != last.shape for h in hidden):
             fail(
@@ -393,7 +394,8 @@ def backend_empty_docs(model: Model, docs: list[Doc]) -> None:
 
 def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
     """The backend carries what spaCy's ``replace_listeners`` needs."""
-    missing = [n for n in ("replace_listener", "replace_listener_cfg") if n not in model.attrs]
+    required = (contract.REPLACE_LISTENER, contract.REPLACE_LISTENER_CFG)
+    missing = [n for n in required if n not in model.attrs]
     if missing:
         raise ContractViolation(
             "backend",
@@ -405,11 +407,13 @@ def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
 
 
 def backend_serialization(model: Model, docs: list[Doc]) -> None:
-    """to_bytes / from_bytes into the same model gives identical outputs."""
+    """to_bytes / from_bytes into the same model gives identical outputs.
+
+    Through the contract's accessors, as the component saves a backend: ``trf_bind`` first,
+    then ``trf_to_bytes`` / ``trf_from_bytes`` where the backend has them, else thinc's.
+    """
     before = _doc_outputs(model, docs)
-    to_bytes = model.attrs.get("trf_to_bytes") or model.to_bytes
-    from_bytes = model.attrs.get("trf_from_bytes") or model.from_bytes
-    from_bytes(to_bytes())
+    contract.model_from_bytes(model, contract.model_to_bytes(model))
     after = _doc_outputs(model, docs)
     for i, (a, b) in enumerate(zip(before, after)):
         if a[0].shape != b[0].shape or not numpy.allclose(a[0], b[0], atol=BATCH_TOLERANCE):
@@ -454,7 +458,7 @@ def check_backend(
     model = resolve_backend(backend, config)
     settings_ = [False, True] if hidden_states else [False]
     for with_hidden in settings_:
-        model.attrs["output_hidden_states"] = with_hidden
+        contract.request_hidden_states(model, with_hidden)
         skip = ("finite_differences", "serialization", "listener_attrs") if with_hidden else ()
         checks = [c for name, c in BACKEND_CHECKS.items() if name not in skip]
 
@@ -462,4 +466,4 @@ def check_backend(
             run_all(checks, model, docs)
 
         run_on_batches(run_checks, max_examples=max_examples)
-    model.attrs["output_hidden_states"] = False
+    contract.request_hidden_states(model, False)
