@@ -44,7 +44,7 @@ from .plugins import ensure_no_spacy_transformers
 from .requirements import record_requirements
 from .retention import expect_readers, validate_keep
 from .training_step import TrainingStep
-from .types import AnnotationSetter, BackendBackprop, TensorGradients
+from .types import AnnotationSetter, BackendBackprop, BackendModel, TensorGradients
 
 __all__ = ["DEFAULT_CONFIG", "Transformer", "make_transformer", "null_annotation_setter"]
 
@@ -111,7 +111,7 @@ def null_annotation_setter(docs: list[Doc], trf_data: FullTransformerBatch) -> N
 def make_transformer(
     nlp: Language,
     name: str,
-    model: Model[list[Doc], FullTransformerBatch],
+    model: BackendModel,
     annotation_setter: AnnotationSetter,
     max_batch_items: int,
     keep: str = "all",
@@ -159,7 +159,7 @@ class Transformer(TrainablePipe):
     def __init__(
         self,
         vocab: Vocab,
-        model: Model[list[Doc], FullTransformerBatch],
+        model: BackendModel,
         annotation_setter: AnnotationSetter | None = None,
         *,
         name: str = "transformer",
@@ -595,20 +595,15 @@ def _detach(listener: Model, upstream: str) -> None:
 
 def _own_copy(data: TransformerData) -> TransformerData:
     """A doc's data in arrays of its own, so the batch's big arrays can be freed."""
-    wp = data.wordpieces
-    wordpieces = type(wp)(
-        strings=[list(s) for s in wp.strings],
-        input_ids=wp.input_ids.copy(),
-        attention_mask=wp.attention_mask.copy(),
-        lengths=list(wp.lengths),
-        token_type_ids=None if wp.token_type_ids is None else wp.token_type_ids.copy(),
-    )
-    align = type(data.align)(data.align.dataXd.copy(), data.align.lengths.copy())
     return TransformerData(
-        wordpieces=wordpieces,
-        model_output=data.model_output.map_arrays(lambda a: a.copy()),
-        align=align,
+        wordpieces=data.wordpieces.map_arrays(_copy),
+        model_output=data.model_output.map_arrays(_copy),
+        align=type(data.align)(data.align.dataXd.copy(), data.align.lengths.copy()),
     )
+
+
+def _copy(array: Any) -> Any:
+    return array.copy()
 
 
 def _segmented(doc: Doc) -> Doc:

@@ -15,8 +15,7 @@ from typing import Any
 
 from thinc.api import Optimizer
 
-from .data import TransformerData
-from .types import BackendBackprop, TensorGradients
+from .types import BackendBackprop, DocData, TensorGradients
 
 __all__ = ["TrainingStep"]
 
@@ -33,7 +32,7 @@ class TrainingStep:
 
     def __init__(
         self,
-        doc_data: list[TransformerData],
+        doc_data: DocData,
         bp_batch: BackendBackprop | None,
         sgd: Optimizer | None,
         xp: Any,

@@ -16,6 +16,7 @@ from typing import Any, cast
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
+from ..arrays import offsets_from_lengths
 from ..backend_contract import NEEDS_HIDDEN_STATES
 from ..data import TransformerData
 from ..pooling import pool_nonempty
@@ -99,9 +100,9 @@ def _head_forward(
     )
     if not model.has_dim("nO"):
         model.set_dim("nO", int(pooled.shape[1]))
-    token_splits = _cumsum([int(d.align.lengths.shape[0]) for d in data])
+    token_splits = offsets_from_lengths([int(d.align.lengths.shape[0]) for d in data])
     outputs = [pooled[start:end] for start, end in pairwise(token_splits)]
-    row_splits = _cumsum([int(r.shape[0]) for r in rows])
+    row_splits = offsets_from_lengths([int(r.shape[0]) for r in rows])
 
     def backprop(d_outputs: list[Floats2d]) -> TensorGradients:
         if len(d_outputs) != len(data):
@@ -179,10 +180,3 @@ def _check_width(model: Model, widths: set[int]) -> int:
 def _row_indices(doc_data: TransformerData, xp: Any) -> Any:
     """A doc's aligned row indices as a flat int array (a Ragged may hold them as a column)."""
     return xp.asarray(doc_data.align.dataXd, dtype="int64").reshape((-1,))
-
-
-def _cumsum(counts: Sequence[int]) -> list[int]:
-    out = [0]
-    for count in counts:
-        out.append(out[-1] + count)
-    return out

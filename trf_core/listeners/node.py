@@ -221,13 +221,8 @@ def _empty_output(model: TransformerListener, n_tokens: int) -> TransformerData:
         width = model.get_dim("nO")  # e.g. a pipeline saved by spacy-transformers
     if width is None:
         return data
-    output = ModelOutput()
-    output["last_hidden_state"] = model.ops.alloc3f(0, 0, int(width))
-    n_layers = model.attrs.get("trf_n_layers")
-    if n_layers:
-        output["hidden_states"] = tuple(
-            model.ops.alloc3f(0, 0, int(width)) for _ in range(n_layers)
-        )
+    n_layers = model.attrs.get("trf_n_layers") or 0
+    output = ModelOutput.empty(int(width), n_hidden_states=int(n_layers), xp=xp)
     return TransformerData(
         wordpieces=WordpieceBatch.empty(xp), model_output=output, align=data.align
     )

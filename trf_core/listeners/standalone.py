@@ -18,7 +18,7 @@ from thinc.api import Model, chain
 
 from .. import backend_contract as contract
 from ..data import TransformerData
-from ..types import BackendModel, ListenerModel, Pooler, TensorGradients
+from ..types import BackendModel, DocData, ListenerModel, Pooler, TensorGradients
 from .architectures import LISTENER_ARCHITECTURES
 from .grad_factor import GradFactor, GradFactorLike, scale_gradients
 from .heads import last_layer_head
@@ -41,7 +41,7 @@ def transformer_to_docs(
     backend: BackendModel,
     grad_factor: GradFactorLike = 1.0,
     needs_hidden_states: bool = False,
-) -> Model[list[Doc], list[TransformerData]]:
+) -> Model[list[Doc], DocData]:
     """Run ``backend`` and yield each doc's output: a listener with its own transformer.
 
     The backward pass scales the gradient by ``grad_factor`` and skips the backend entirely when
@@ -114,9 +114,7 @@ def standalone_transformer_listener_v1(
     return chain(_replacement(backend, node), head)
 
 
-def _replacement(
-    backend: BackendModel, listener: TransformerListener
-) -> Model[list[Doc], list[TransformerData]]:
+def _replacement(backend: BackendModel, listener: TransformerListener) -> Model[list[Doc], DocData]:
     return transformer_to_docs(
         backend, listener.grad_factor, contract.needs_hidden_states(listener)
     )
@@ -126,7 +124,7 @@ def replace_listener(
     model: BackendModel,
     listener: Model | None = None,
     transformer: Any = None,
-) -> Model[list[Doc], list[TransformerData]]:
+) -> Model[list[Doc], DocData]:
     """spaCy's ``replace_listener`` callback: the listener node becomes a copy of its transformer.
 
     spaCy passes the backend's copy, the listener node and the transformer component. Only the
