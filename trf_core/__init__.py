@@ -16,7 +16,7 @@ from .errors import (
     UnknownRegistryNameError,
 )
 from .hookspecs import hookimpl, hookspec
-from .listener import (
+from .listeners import (
     TransformerListener,
     last_layer_head,
     layers_head,

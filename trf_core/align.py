@@ -20,6 +20,8 @@ from spacy.attrs import IDX, IS_SPACE, LENGTH, ORTH
 from spacy.tokens import Doc, Span
 from thinc.types import Ints2d, Ragged
 
+from .arrays import offsets_from_lengths, to_numpy
+
 __all__ = ["align_batch", "align_by_strings"]
 
 _Index = NDArray[Any]
@@ -91,7 +93,7 @@ def _align_doc(
     counts = numpy.maximum(last - first, 0)
     total = int(counts.sum())
     pair_rows = numpy.repeat(rows, counts)
-    group_starts = numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    group_starts = numpy.repeat(offsets_from_lengths(counts)[:-1], counts)
     pair_pos = numpy.repeat(first, counts) + (numpy.arange(total) - group_starts)
     return real[pair_pos], pair_rows
 
@@ -124,7 +126,7 @@ def _doc_pieces(
     max_length: int,
 ) -> tuple[_Index, _Index, _Index]:
     """Every real piece of a doc's spans: start, end (clipped to its span) and batch row."""
-    arrays = [numpy.asarray(_to_numpy(o), dtype="int64").reshape((-1, 2)) for o in offsets]
+    arrays = [numpy.asarray(to_numpy(o), dtype="int64").reshape((-1, 2)) for o in offsets]
     counts = numpy.asarray([len(a) for a in arrays], dtype="int64")
     total = int(counts.sum())
     if not total:
@@ -133,7 +135,7 @@ def _doc_pieces(
     pieces = numpy.concatenate(arrays)
     bounds = numpy.asarray([(s.start_char, s.end_char) for s in doc_spans], dtype="int64")
     span_of = numpy.repeat(numpy.arange(len(arrays)), counts)
-    position = numpy.arange(total) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    position = numpy.arange(total) - numpy.repeat(offsets_from_lengths(counts)[:-1], counts)
     # Clip to the span: a tokenizer that reports a piece reaching past its span's text must not
     # pull tokens outside the span into it.
     a = numpy.maximum(pieces[:, 0], bounds[span_of, 0])
@@ -219,25 +221,8 @@ def align_by_strings(
     The strings are aligned with spacy-alignments, which normalises case and accents and skips
     characters it cannot match (``##``, ``Ġ``), so this is an approximation of the offsets path.
     """
-    try:
-        from spacy_alignments import get_alignments
-    except ImportError as err:
-        raise ImportError(
-            "align_by_strings needs the spacy-alignments package, which trf-core does not "
-            "require: `pip install spacy-alignments` (the extra 'trf-core[alignments]'), or use "
-            "a tokenizer that returns offsets (a 'fast' Hugging Face tokenizer) with align_batch"
-        ) from err
-    n_spans = sum(len(s) for s in spans)
-    if len(piece_strings) != n_spans:
-        raise ValueError(
-            f"align_by_strings got piece strings for {len(piece_strings)} spans, but the docs "
-            f"hold {n_spans} spans; pass one list of strings per span, flattened in doc order"
-        )
-    if len(spans) != len(doc_lengths):
-        raise ValueError(
-            f"align_by_strings got spans for {len(spans)} docs but doc_lengths for "
-            f"{len(doc_lengths)}; pass one token count per doc"
-        )
+    get_alignments = _get_alignments()
+    _check_strings_batch(spans, piece_strings, doc_lengths)
     specials = set(special_tokens)
     token_parts: list[_Index] = []
     row_parts: list[_Index] = []
@@ -251,8 +236,7 @@ def align_by_strings(
                     f"span {k} has {len(pieces)} pieces, more than max_length={max_length}"
                 )
             real = [j for j, p in enumerate(pieces) if p not in specials]
-            token_texts = [t.text for t in span]
-            tok2piece, _ = get_alignments(token_texts, [pieces[j] for j in real])
+            tok2piece, _ = get_alignments([t.text for t in span], [pieces[j] for j in real])
             for t, piece_ids in enumerate(tok2piece):
                 if span[t].text.isspace() or not piece_ids:
                     continue
@@ -271,5 +255,30 @@ def align_by_strings(
     return _pairs_to_ragged([tokens_all], [rows_all], int(sum(doc_lengths)))
 
 
-def _to_numpy(array: Any) -> Any:
-    return array.get() if hasattr(array, "get") else array
+def _get_alignments() -> Any:
+    """spacy-alignments' ``get_alignments``, or an error saying how to get it or do without."""
+    try:
+        from spacy_alignments import get_alignments
+    except ImportError as err:
+        raise ImportError(
+            "align_by_strings needs the spacy-alignments package, which trf-core does not "
+            "require: `pip install spacy-alignments` (the extra 'trf-core[alignments]'), or use "
+            "a tokenizer that returns offsets (a 'fast' Hugging Face tokenizer) with align_batch"
+        ) from err
+    return get_alignments
+
+
+def _check_strings_batch(
+    spans: Sequence[Sequence[Span]], piece_strings: Sequence[Any], doc_lengths: Sequence[int]
+) -> None:
+    n_spans = sum(len(s) for s in spans)
+    if len(piece_strings) != n_spans:
+        raise ValueError(
+            f"align_by_strings got piece strings for {len(piece_strings)} spans, but the docs "
+            f"hold {n_spans} spans; pass one list of strings per span, flattened in doc order"
+        )
+    if len(spans) != len(doc_lengths):
+        raise ValueError(
+            f"align_by_strings got spans for {len(spans)} docs but doc_lengths for "
+            f"{len(doc_lengths)}; pass one token count per doc"
+        )

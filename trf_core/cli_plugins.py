@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .providers import (
+    CONFLICT,
+    OK,
+    config_providers,
+)
 
 HELP = "List installed trf-core plugins, or check which distributions a config needs."
 
@@ -117,104 +122,13 @@ def _plugins_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-# -- config check ------------------------------------------------------------------------------
-
-
-def config_references(config: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str, str]]:
-    """(section path, registry, name) of every ``@`` reference, depth first, in file order."""
-    if not isinstance(config, dict):
-        return
-    for key, value in config.items():
-        if isinstance(key, str) and key.startswith("@") and isinstance(value, str):
-            yield ".".join(path), key[1:], value
-    for key, value in config.items():
-        if isinstance(value, dict):
-            yield from config_references(value, (*path, str(key)))
-
-
-def config_factories(config: Any) -> Iterator[tuple[str, str]]:
-    """(section path, factory name) of every pipeline component built from a factory."""
-    components = config.get("components", {}) if isinstance(config, dict) else {}
-    for name, block in components.items():
-        if isinstance(block, dict) and isinstance(block.get("factory"), str):
-            yield f"components.{name}", block["factory"]
-
-
-def provider_of(registry: str, name: str) -> dict[str, Any]:
-    """Who provides ``name`` in ``registry``: status ``ok``, ``conflict`` or ``missing``."""
-    from spacy.util import registry as spacy_registry
-
-    from .plugins import distribution_of_function, plugin_state
-    from .registry import first_party_distribution
-
-    state = plugin_state()
-    found: dict[str, Any] = {"registry": registry, "name": name}
-    claimants = state.claims.claimants(registry, name)
-    if len(claimants) > 1:
-        labels = [c.label for c in claimants]
-        return {**found, "status": "conflict", "distribution": " and ".join(labels)}
-    if claimants:
-        claim = claimants[0]
-        return {**found, "status": "ok", "distribution": claim.distribution}
-    if (registry, name) not in state.placeholders:
-        try:
-            func = spacy_registry.get(registry, name)
-        except Exception:
-            func = None
-        if func is not None:
-            dist = distribution_of_function(func)[0]
-            return {**found, "status": "ok", "distribution": dist}
-    hint = first_party_distribution(registry, name)
-    return {**found, "status": "missing", "distribution": None, "install": hint}
-
-
-def factory_provider(name: str) -> dict[str, Any]:
-    """Who provides the pipeline-component factory ``name``."""
-    from spacy.language import Language
-
-    from .plugins import _entry_points
-
-    found: dict[str, Any] = {"registry": "factories", "name": name}
-    for entry_point in _entry_points(refresh=False).select(group="spacy_factories"):
-        if entry_point.name == name:
-            from trf_kernel import distribution_of
-
-            return {**found, "status": "ok", "distribution": distribution_of(entry_point)[0]}
-    try:  # spaCy >= 3.8 registers its built-in factories lazily, when a Language is made
-        from spacy.pipeline.factories import register_factories
-
-        register_factories()
-    except ImportError:  # older spaCy registered them at import
-        pass
-    if Language.has_factory(name):
-        dist = _factory_distribution(name)
-        return {**found, "status": "ok", "distribution": dist}
-    return {**found, "status": "missing", "distribution": None, "install": None}
-
-
-def _factory_distribution(name: str) -> str:
-    from spacy.language import Language
-    from spacy.util import registry as spacy_registry
-
-    from .plugins import distribution_of_function
-
-    for key in (Language.get_factory_name(name), name):
-        if key in spacy_registry.factories:
-            return distribution_of_function(spacy_registry.factories.get(key))[0]
-    return "spacy"
-
-
 def check_config(path: Path) -> dict[str, Any]:
     """Every factory and ``@`` reference of the config at ``path``, and the missing ones."""
     from confection import Config
 
     config = Config().from_disk(path, interpolate=False)
-    references = []
-    for section, factory in config_factories(config):
-        references.append({"section": section, **factory_provider(factory)})
-    for section, registry, name in config_references(config):
-        references.append({"section": section, **provider_of(registry, name)})
-    missing = [ref for ref in references if ref["status"] != "ok"]
+    references = config_providers(config)
+    missing = [ref for ref in references if ref["status"] != OK]
     return {"config": str(path), "references": references, "missing": missing}
 
 
@@ -242,9 +156,9 @@ def _run_config(path: Path, *, as_json: bool) -> int:
 
 
 def _provided_text(ref: dict[str, Any]) -> str:
-    if ref["status"] == "ok":
+    if ref["status"] == OK:
         return str(ref["distribution"])
-    if ref["status"] == "conflict":
+    if ref["status"] == CONFLICT:
         return f"CONFLICT: {ref['distribution']}"
     install = ref.get("install")
     return f"MISSING (pip install {install})" if install else "MISSING"

@@ -21,6 +21,8 @@ from spacy.tokens import Span
 from thinc.api import get_array_module
 from thinc.types import FloatsXd, Ints2d, Ragged
 
+from .arrays import offsets_from_lengths, to_numpy
+
 ArrayOrArrays = Union[FloatsXd, tuple[FloatsXd, ...]]
 
 # Keys, in spacy-transformers' order, whose values are tuples of per-layer arrays.
@@ -55,6 +57,25 @@ class ModelOutput(dict):  # type: ignore[type-arg]
                 out.extend(value)
             else:
                 out.append(value)
+        return out
+
+    @classmethod
+    def empty(
+        cls, width: int, *, n_hidden_states: int = 0, pooler: bool = False, xp: Any = numpy
+    ) -> ModelOutput:
+        """An output without rows, in a model's shapes: what a doc without spans gets.
+
+        ``last_hidden_state`` ``(0, 0, width)``, then ``pooler_output`` ``(0, width)`` when the
+        model has a pooler, then ``n_hidden_states`` hidden states (none when 0).
+        """
+        out = cls()
+        out["last_hidden_state"] = xp.zeros((0, 0, width), dtype="float32")
+        if pooler:
+            out["pooler_output"] = xp.zeros((0, width), dtype="float32")
+        if n_hidden_states:
+            out["hidden_states"] = tuple(
+                xp.zeros((0, 0, width), dtype="float32") for _ in range(n_hidden_states)
+            )
         return out
 
     def map_arrays(self, fn: Any) -> ModelOutput:
@@ -105,6 +126,16 @@ class WordpieceBatch:
         zeros = xp.zeros((0, 0), dtype="int32")
         return cls(strings=[], input_ids=zeros, attention_mask=zeros.copy(), lengths=[])
 
+    def map_arrays(self, fn: Any) -> WordpieceBatch:
+        """A new batch with ``fn`` applied to every id array, and lists of its own."""
+        return WordpieceBatch(
+            strings=[list(s) for s in self.strings],
+            input_ids=fn(self.input_ids),
+            attention_mask=fn(self.attention_mask),
+            lengths=list(self.lengths),
+            token_type_ids=None if self.token_type_ids is None else fn(self.token_type_ids),
+        )
+
     def select(self, start: int, end: int) -> WordpieceBatch:
         """Spans ``start:end``, padded only to the longest of them."""
         lengths = self.lengths[start:end]
@@ -122,11 +153,11 @@ class WordpieceBatch:
     def to_dict(self) -> dict[str, Any]:
         return {
             "strings": self.strings,
-            "input_ids": _to_numpy(self.input_ids),
-            "attention_mask": _to_numpy(self.attention_mask),
+            "input_ids": to_numpy(self.input_ids),
+            "attention_mask": to_numpy(self.attention_mask),
             "lengths": list(self.lengths),
             "token_type_ids": (
-                None if self.token_type_ids is None else _to_numpy(self.token_type_ids)
+                None if self.token_type_ids is None else to_numpy(self.token_type_ids)
             ),
         }
 
@@ -205,8 +236,8 @@ class TransformerData:
     def to_dict(self) -> dict[str, Any]:
         return {
             "wordpieces": self.wordpieces.to_dict(),
-            "model_output": self.model_output.map_arrays(_to_numpy).to_msg(),
-            "align": [_to_numpy(self.align.data), _to_numpy(self.align.lengths)],
+            "model_output": self.model_output.map_arrays(to_numpy).to_msg(),
+            "align": [to_numpy(self.align.data), to_numpy(self.align.lengths)],
         }
 
     @classmethod
@@ -280,7 +311,7 @@ class FullTransformerBatch:
         """One TransformerData per doc, each padded only to its own longest span."""
         xp = get_array_module(self.align.data)
         batch_width = self.wordpieces.max_length
-        row_starts = _ragged_starts(self.align.lengths)
+        row_starts = offsets_from_lengths(self.align.lengths)[:-1]
         outputs: list[TransformerData] = []
         for s0, s1, t0, t1 in self._doc_bounds():
             if s0 == s1:
@@ -345,14 +376,6 @@ class FullTransformerBatch:
         return out
 
 
-def _ragged_starts(lengths: Any) -> Any:
-    lengths = numpy.asarray(_to_numpy(lengths), dtype="int64")
-    starts = numpy.zeros((len(lengths),), dtype="int64")
-    if len(lengths) > 1:
-        numpy.cumsum(lengths[:-1], out=starts[1:])
-    return starts
-
-
 def _doc_index(array: Any, s0: int, s1: int, width: int) -> tuple[Any, ...]:
     """The index that cuts one doc's spans, at its own padded width, out of a batch array.
 
@@ -379,14 +402,6 @@ def _add_doc_slice(target: Any, grad: Any, s0: int, s1: int, width: int) -> None
             f"{tuple(expected)}; gradients must match the doc's own tensors"
         )
     target[index] += grad
-
-
-def _to_numpy(array: Any) -> Any:
-    if array is None:
-        return None
-    if hasattr(array, "get"):  # cupy
-        return array.get()
-    return numpy.asarray(array)
 
 
 @srsly.msgpack_encoders("transformerdata")

@@ -35,14 +35,16 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
+from . import backend_contract as contract
 from .batching import plan_batches
 from .data import FullTransformerBatch, TransformerData
 from .extensions import install_extensions
-from .listener import TransformerListener, get_batch_id
+from .listeners import TransformerListener, get_batch_id
 from .plugins import ensure_no_spacy_transformers
 from .requirements import record_requirements
 from .retention import expect_readers, validate_keep
-from .types import AnnotationSetter, TensorGradients
+from .training_step import TrainingStep
+from .types import AnnotationSetter, BackendBackprop, BackendModel, TensorGradients
 
 __all__ = ["DEFAULT_CONFIG", "Transformer", "make_transformer", "null_annotation_setter"]
 
@@ -97,26 +99,6 @@ def _no_nlp() -> None:
     return None
 
 
-class _PendingStep:
-    """A summed gradient waiting for the next update (see ``Transformer.update``).
-
-    It belongs to one training process: pickled (``pickle.dumps(nlp)``, spawned
-    ``nlp.pipe`` workers) it becomes ``None``, since the copy predicts rather than trains.
-    spaCy's pipes pickle through Cython's reduce, so the component cannot drop it itself.
-    """
-
-    __slots__ = ("step",)
-
-    def __init__(self, step: Callable[[], None]) -> None:
-        self.step = step
-
-    def __call__(self) -> None:
-        self.step()
-
-    def __reduce__(self) -> tuple[Any, tuple[()]]:
-        return (_no_nlp, ())
-
-
 def null_annotation_setter(docs: list[Doc], trf_data: FullTransformerBatch) -> None:
     """Set no annotations beyond ``doc._.trf_data``."""
 
@@ -129,7 +111,7 @@ def null_annotation_setter(docs: list[Doc], trf_data: FullTransformerBatch) -> N
 def make_transformer(
     nlp: Language,
     name: str,
-    model: Model[list[Doc], FullTransformerBatch],
+    model: BackendModel,
     annotation_setter: AnnotationSetter,
     max_batch_items: int,
     keep: str = "all",
@@ -167,10 +149,17 @@ class Transformer(TrainablePipe):
     Sets ``doc._.trf_data`` (a :class:`~trf_core.data.TransformerData`) on every doc.
     """
 
+    # Training state, as class defaults so that a component unpickled from an older version
+    # (which may lack them) starts without a pending step too.
+    _pending_step: TrainingStep | None = None
+    """An update whose last listener sat out (``nlp.update(exclude=)``): finished next update."""
+    _gradient_to_apply = False
+    """A backward pass left a gradient that ``finish_update`` has not applied yet."""
+
     def __init__(
         self,
         vocab: Vocab,
-        model: Model[list[Doc], FullTransformerBatch],
+        model: BackendModel,
         annotation_setter: AnnotationSetter | None = None,
         *,
         name: str = "transformer",
@@ -198,7 +187,6 @@ class Transformer(TrainablePipe):
         }
         self._nlp_ref: _WeakNlp | None = None
         self._shape: tuple[int, int | None] | None = None
-        self._pending_backward: Callable[[], None] | None = None
 
     # --- settings ------------------------------------------------------------------------
 
@@ -249,16 +237,20 @@ class Transformer(TrainablePipe):
 
     @listener_map.setter
     def listener_map(self, value: dict[str, list[Model]]) -> None:
-        for listeners in self._listener_map.values():
-            for listener in listeners:
-                _detach(listener, self.name)
-        self._listener_map = {}
+        self._forget_listeners()
         for component, listeners in dict(value).items():
             for listener in listeners:
                 self.add_listener(listener, component)
         # spaCy resets the map right after storing this component's config, in add_pipe and
         # on every pipeline change: the moment to rewrite a spacy-transformers 1.x config.
-        self._normalize_stored_config()
+        self._migrate_stored_config()
+
+    def _forget_listeners(self) -> None:
+        """Empty the map, telling each listener it no longer listens to this component."""
+        for listeners in self._listener_map.values():
+            for listener in listeners:
+                _detach(listener, self.name)
+        self._listener_map = {}
 
     @property
     def listeners(self) -> list[Model]:
@@ -276,10 +268,9 @@ class Transformer(TrainablePipe):
         again after loading, since a backend that restores its attrs from disk would otherwise
         switch it off under a setter given at load time.
         """
-        if getattr(self._annotation_setter, "needs_hidden_states", False) or any(
-            m.attrs.get("needs_hidden_states") for m in self.listeners
-        ):
-            self.model.attrs["output_hidden_states"] = True
+        readers = [self._annotation_setter, *self.listeners]
+        if any(contract.needs_hidden_states(reader) for reader in readers):
+            contract.request_hidden_states(self.model)
 
     def add_listener(self, listener: Model, component_name: str) -> None:
         """Register a listener of a downstream component (spaCy calls this)."""
@@ -320,7 +311,12 @@ class Transformer(TrainablePipe):
         enabled = set(nlp.pipe_names)
         return [m for c in self.listening_components if c in enabled for m in self._listener_map[c]]
 
-    def _normalize_stored_config(self) -> None:
+    def _migrate_stored_config(self) -> None:
+        """Rewrite a spacy-transformers 1.x config stored for this component in ``nlp``.
+
+        Its ``set_extra_annotations`` becomes ``annotation_setter``, so ``nlp.config`` (and
+        what ``spacy init fill-config`` writes) shows only the current key.
+        """
         nlp = self._nlp_ref() if self._nlp_ref is not None else None
         if nlp is None or self.name not in nlp.component_names:
             return
@@ -368,15 +364,8 @@ class Transformer(TrainablePipe):
             yield from docs
 
     def _estimate_lengths(self, docs: Sequence[Doc]) -> list[int]:
-        counter = self.model.attrs.get("count_pieces")
-        if counter is None:
-            return [len(doc) for doc in docs]
-        lengths = [int(n) for n in counter(list(docs))]
-        if len(lengths) != len(docs):
-            raise ValueError(
-                f"the backend's count_pieces returned {len(lengths)} counts for {len(docs)} docs"
-            )
-        return lengths
+        counts = contract.count_pieces(self.model, docs)
+        return [len(doc) for doc in docs] if counts is None else counts
 
     def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
         """Run the backend for inference (no gradient kept) and return the batch's output."""
@@ -385,7 +374,10 @@ class Transformer(TrainablePipe):
             batch = FullTransformerBatch.empty(len(docs), self.model.ops.xp)
             batch.doc_lengths = [0] * len(docs)
             return batch
-        batch = self.model.predict(docs)
+        return self._accept(self.model.predict(docs), docs)
+
+    def _accept(self, batch: Any, docs: list[Doc]) -> FullTransformerBatch:
+        """The backend's output for ``docs``, checked, with ``doc_lengths`` and shape learned."""
         if not isinstance(batch, FullTransformerBatch):
             raise TypeError(
                 f"the transformer's model returned a {type(batch).__name__}; a backend must "
@@ -443,69 +435,26 @@ class Transformer(TrainablePipe):
         examples = list(examples)
         validate_examples(examples, "Transformer.update")
         losses.setdefault(self.name, 0.0)
-        if self._pending_backward is not None:
-            self._pending_backward()
+        if self._pending_step is not None:
+            self._backward(self._pending_step)
         docs = [eg.predicted for eg in examples]
         listeners = self.listeners
         if not listeners or not docs:
             return losses
-        if self.frozen:
-            batch = self.predict(docs)
-            bp_batch: Callable[[TensorGradients], Any] | None = None
-        else:
-            set_dropout_rate(self.model, drop)
-            if not any(len(doc) for doc in docs):
-                batch = self.predict(docs)
-                bp_batch = None
-            else:
-                batch, bp_batch = cast(
-                    tuple[FullTransformerBatch, Callable[[TensorGradients], Any]],
-                    self.model.begin_update(docs),
-                )
-                if batch.doc_lengths is None:
-                    batch.doc_lengths = [len(doc) for doc in docs]
-                self._learn_shape(batch)
+        batch, bp_batch = self._begin_update(docs, drop)
         doc_data = batch.doc_data
-        total: TensorGradients = [[None] * len(d.tensors) for d in doc_data]
+        step = TrainingStep(doc_data, bp_batch, sgd, self.model.ops.xp)
 
         def accumulate(d_tensors: TensorGradients) -> list[Any]:
-            if len(d_tensors) != len(total):
-                raise ValueError(
-                    f"a listener sent gradients for {len(d_tensors)} docs, the batch has "
-                    f"{len(total)}"
-                )
-            for doc_total, doc_grads in zip(total, d_tensors):
-                for j, grad in enumerate(doc_grads):
-                    if grad is None:
-                        continue
-                    if bp_batch is not None:  # a frozen transformer learns nothing
-                        losses[self.name] += float(self.model.ops.xp.square(grad).sum())
-                    doc_total[j] = grad.copy() if doc_total[j] is None else doc_total[j] + grad
+            losses[self.name] += step.accumulate(d_tensors)
             # Should the last listener's component sit this update out (nlp.update(exclude=)),
             # the summed gradient is applied when the next update starts, not lost.
-            self._pending_backward = _PendingStep(backward)
+            self._pending_step = step
             return []
-
-        done = False
-
-        def backward() -> None:
-            nonlocal done
-            if done:
-                return
-            done = True
-            self._pending_backward = None
-            has_gradient = any(g is not None for doc_grads in total for g in doc_grads)
-            # No gradient (every grad_factor 0, or frozen): skip the backward pass and the
-            # optimizer, so not even weight decay moves the weights.
-            if bp_batch is not None and has_gradient:
-                bp_batch(total)
-                self._gradient_to_apply = True
-                if sgd is not None:
-                    self.finish_update(sgd)
 
         def backprop(d_tensors: TensorGradients) -> list[Any]:
             accumulate(d_tensors)
-            backward()
+            self._backward(step)
             return []
 
         batch_id = get_batch_id(docs)
@@ -514,6 +463,26 @@ class Transformer(TrainablePipe):
         _receive(listeners[-1], batch_id, doc_data, backprop)
         return losses
 
+    def _begin_update(
+        self, docs: list[Doc], drop: float
+    ) -> tuple[FullTransformerBatch, BackendBackprop | None]:
+        """The batch's output, with the backend's backprop unless nothing can learn from it."""
+        if self.frozen:
+            return self.predict(docs), None
+        set_dropout_rate(self.model, drop)
+        if not any(len(doc) for doc in docs):
+            return self.predict(docs), None
+        batch, bp_batch = self.model.begin_update(docs)
+        return self._accept(batch, docs), cast(BackendBackprop, bp_batch)
+
+    def _backward(self, step: TrainingStep) -> None:
+        """Finish ``step``: its backward pass and, when it left a gradient, the optimizer."""
+        self._pending_step = None
+        if step.backward():
+            self._gradient_to_apply = True
+            if step.sgd is not None:
+                self.finish_update(step.sgd)
+
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the optimizer to the backend when a backward pass left a gradient to apply.
 
@@ -521,7 +490,7 @@ class Transformer(TrainablePipe):
         the weights (momentum, weight decay, and thinc/torch keep zeroed gradients around), so
         a frozen transformer, or one whose listeners all have ``grad_factor = 0``, stays put.
         """
-        if self.frozen or not getattr(self, "_gradient_to_apply", False):
+        if self.frozen or not self._gradient_to_apply:
             return
         self._gradient_to_apply = False
         self.model.finish_update(sgd)
@@ -568,7 +537,7 @@ class Transformer(TrainablePipe):
         serialize: dict[str, Callable[[], bytes]] = {
             "cfg": lambda: srsly.json_dumps(self.cfg),
             "vocab": lambda: self.vocab.to_bytes(exclude=exclude),
-            "model": self._model_to_bytes,
+            "model": lambda: contract.model_to_bytes(self.model),
         }
         return util.to_bytes(serialize, exclude)
 
@@ -577,7 +546,7 @@ class Transformer(TrainablePipe):
         deserialize: dict[str, Callable[[bytes], Any]] = {
             "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
             "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
-            "model": self._model_from_bytes,
+            "model": lambda b: contract.model_from_bytes(self.model, b),
         }
         util.from_bytes(bytes_data, deserialize, exclude)
         self._request_hidden_states()
@@ -588,7 +557,7 @@ class Transformer(TrainablePipe):
         serialize: dict[str, Callable[[Path], Any]] = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "vocab": lambda p: self.vocab.to_disk(p, exclude=exclude),
-            "model": self._model_to_disk,
+            "model": lambda p: contract.model_to_disk(self.model, p),
         }
         util.to_disk(path, serialize, exclude)
 
@@ -597,52 +566,11 @@ class Transformer(TrainablePipe):
         deserialize: dict[str, Callable[[Path], Any]] = {
             "cfg": lambda p: self.cfg.update(srsly.read_json(p)),
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
-            "model": self._model_from_disk,
+            "model": lambda p: contract.model_from_disk(self.model, p),
         }
         util.from_disk(path, deserialize, exclude)
         self._request_hidden_states()
         return self
-
-    def _backend_attr(self, name: str) -> Any:
-        """A backend's serialization attribute, after its optional ``trf_bind(model)`` hook.
-
-        A backend whose attributes hold state of its own (trf-hf's point at its weights) may
-        need to re-point them at a copied model's state before they are used.
-        """
-        bind = self.model.attrs.get("trf_bind")
-        if bind is not None:
-            bind(self.model)
-        return self.model.attrs.get(name)
-
-    def _model_to_bytes(self) -> bytes:
-        save = self._backend_attr("trf_to_bytes")
-        return bytes(save()) if save is not None else self.model.to_bytes()
-
-    def _model_from_bytes(self, data: bytes) -> None:
-        load = self._backend_attr("trf_from_bytes")
-        if load is not None:
-            load(data)
-        else:
-            self.model.from_bytes(data)
-
-    def _model_to_disk(self, path: Path) -> None:
-        save = self._backend_attr("trf_to_disk")
-        if save is not None:
-            save(Path(path))
-        else:
-            self.model.to_disk(path)
-
-    def _model_from_disk(self, path: Path) -> None:
-        load = self._backend_attr("trf_from_disk")
-        if load is not None:
-            load(Path(path))
-            return
-        if Path(path).is_dir():
-            raise ValueError(
-                f"{path} is a directory, but this backend loads from a single file; was it "
-                "saved by another backend? Load it with the model that saved it."
-            )
-        self.model.from_disk(path)
 
 
 def _receive(
@@ -667,20 +595,15 @@ def _detach(listener: Model, upstream: str) -> None:
 
 def _own_copy(data: TransformerData) -> TransformerData:
     """A doc's data in arrays of its own, so the batch's big arrays can be freed."""
-    wp = data.wordpieces
-    wordpieces = type(wp)(
-        strings=[list(s) for s in wp.strings],
-        input_ids=wp.input_ids.copy(),
-        attention_mask=wp.attention_mask.copy(),
-        lengths=list(wp.lengths),
-        token_type_ids=None if wp.token_type_ids is None else wp.token_type_ids.copy(),
-    )
-    align = type(data.align)(data.align.dataXd.copy(), data.align.lengths.copy())
     return TransformerData(
-        wordpieces=wordpieces,
-        model_output=data.model_output.map_arrays(lambda a: a.copy()),
-        align=align,
+        wordpieces=data.wordpieces.map_arrays(_copy),
+        model_output=data.model_output.map_arrays(_copy),
+        align=type(data.align)(data.align.dataXd.copy(), data.align.lengths.copy()),
     )
+
+
+def _copy(array: Any) -> Any:
+    return array.copy()
 
 
 def _segmented(doc: Doc) -> Doc:

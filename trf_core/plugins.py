@@ -25,7 +25,6 @@ from spacy.util import registry as spacy_registry
 from trf_kernel import (
     BLOCKED,
     CONFLICT,
-    FAILED,
     OK,
     Claim,
     ClaimTable,
@@ -35,14 +34,13 @@ from trf_kernel import (
     normalize_name,
 )
 
-from . import hookspecs
+from . import hookspecs, load_report
 from .errors import PluginConflictError, SpacyTransformersInstalledError
+from .load_report import DISABLE_ENV, STRICT_ENV, distribution_problem, failed_plugin_records
 from .registry import FIRST_PARTY, get_registry, guard_registry
 
 GROUP = hookspecs.PROJECT_NAME
 """The entry-point group plugins declare (``trf_core``)."""
-STRICT_ENV = "TRF_STRICT_PLUGINS"
-DISABLE_ENV = "TRF_DISABLE_PLUGINS"
 
 CATALOGUE_GROUPS: dict[str, str] = {
     "span_getters": "spacy_span_getters",
@@ -115,6 +113,7 @@ def load_plugins(*, reload: bool = False) -> PluginState:
     if _STATE is not None:
         _undo(_STATE)
         _STATE = None
+        load_report.forget()
     entry_points = _entry_points(refresh=reload)
     kernel = PluginKernel(
         GROUP,
@@ -126,11 +125,13 @@ def load_plugins(*, reload: bool = False) -> PluginState:
     )
     state = PluginState(kernel=kernel)
     _STATE = state
+    load_report.track(kernel.records)
     try:
         kernel.load()
         state.provided = _call_registration_hooks(kernel)
     except BaseException:
         _STATE = None
+        load_report.forget()
         raise
     state.blocked_distributions = _blocked_distributions(kernel)
     for item in state.provided:
@@ -158,33 +159,9 @@ def plugin_records() -> list[PluginRecord]:
     return list(load_plugins().records)
 
 
-def failed_plugin_records() -> list[PluginRecord]:
-    """Plugins that failed to load (empty before plugins are loaded; never triggers a load)."""
-    if _STATE is None:
-        return []
-    return [r for r in _STATE.records if r.status == FAILED]
-
-
 def providers(registry: str, name: str) -> list[Claim]:
     """The distributions that provide ``name`` in ``registry`` through plugins or entry points."""
     return load_plugins().claims.claimants(registry, name)
-
-
-def distribution_problem(distribution: str) -> str:
-    """Why a distribution provides nothing: installed-but-failed, blocked, or not installed."""
-    wanted = normalize_name(distribution)
-    if _STATE is not None:
-        for record in _STATE.records:
-            if record.distribution and normalize_name(record.distribution) == wanted:
-                if record.status == BLOCKED:
-                    return f"{distribution} is installed but blocked by {DISABLE_ENV}"
-                if record.status == FAILED:
-                    return f"{distribution} is installed but failed to load"
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return f"{distribution} is not installed: `pip install {distribution}`"
-    return f"{distribution} is installed but does not provide it (is it too old?)"
 
 
 # -- spacy-transformers ------------------------------------------------------------------------

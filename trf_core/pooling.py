@@ -14,10 +14,12 @@ from collections.abc import Callable
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
+from .types import Pooler
+
 __all__ = ["nonempty_pooling", "pool_nonempty"]
 
 
-def nonempty_pooling(pooler: Model[Ragged, Floats2d]) -> Model[Ragged, Floats2d]:
+def nonempty_pooling(pooler: Pooler) -> Pooler:
     """Wrap ``pooler`` so tokens with no rows get zeros and no gradient, whatever it does.
 
     The width of the output is the width of the rows (``X.dataXd.shape[1]``), which stays known
@@ -38,13 +40,13 @@ def _init(model: Model, X: Ragged | None = None, Y: Floats2d | None = None) -> M
 
 
 def _forward(
-    model: Model[Ragged, Floats2d], X: Ragged, is_train: bool
+    model: Pooler, X: Ragged, is_train: bool
 ) -> tuple[Floats2d, Callable[[Floats2d], Ragged]]:
     return pool_nonempty(model.layers[0], X, is_train)
 
 
 def pool_nonempty(
-    pooler: Model[Ragged, Floats2d], X: Ragged, is_train: bool
+    pooler: Pooler, X: Ragged, is_train: bool
 ) -> tuple[Floats2d, Callable[[Floats2d], Ragged]]:
     """Run ``pooler`` on the tokens that have rows; the others get zeros and no gradient.
 
@@ -88,7 +90,7 @@ def pool_nonempty(
     return out, backprop
 
 
-def _output_width(pooler: Model[Ragged, Floats2d], width: int) -> int:
+def _output_width(pooler: Pooler, width: int) -> int:
     """The pooler's output width for rows of ``width``: poolers may change it (first+last rows
     concatenated doubles it), so ask the pooler (its ``nO``, else one one-row token)."""
     if pooler.has_dim("nO") is True:

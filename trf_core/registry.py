@@ -26,6 +26,7 @@ from spacy.util import registry as spacy_registry
 from trf_kernel import Claim, normalize_name
 
 from .errors import MissingDistributionError, PluginConflictError, UnknownRegistryNameError
+from .load_report import distribution_problem, failed_plugins_text
 
 _TRF_HF = "trf-hf"
 _SPAN_GETTERS = "trf-span-getters"
@@ -82,23 +83,10 @@ def first_party_distribution(registry: str, name: str) -> str | None:
     return None
 
 
-def _failed_plugins_text() -> str:
-    """One sentence listing plugins that failed to load (empty when none did)."""
-    from .plugins import failed_plugin_records  # lazy: plugins imports this module
-
-    failed = failed_plugin_records()
-    if not failed:
-        return ""
-    parts = [f"{r.label}: {r.error.message if r.error else 'unknown error'}" for r in failed]
-    return " Plugins that failed to load (one of them may provide it): " + "; ".join(parts)
-
-
 def _install_hint(registry: str, name: str) -> str:
     dist = first_party_distribution(registry, name)
     if dist is None:
         return ""
-    from .plugins import distribution_problem  # lazy: plugins imports this module
-
     return f" {name!r} is provided by the distribution {dist}; {distribution_problem(dist)}."
 
 
@@ -110,7 +98,7 @@ def unknown_name_error(registry: str, name: str, available: list[str]) -> Unknow
         f"{_install_hint(registry, name)}"
         f"{' Did you mean ' + ', '.join(repr(c) for c in close) + '?' if close else ''}"
         f" Available names: {', '.join(available) or 'none'}."
-        f"{_failed_plugins_text()}"
+        f"{failed_plugins_text()}"
     )
     dist = first_party_distribution(registry, name)
     if dist is not None:
@@ -142,11 +130,9 @@ class RegistryGuard:
             raise PluginConflictError(self.registry_name, name, self.conflicts[name])
         if name in self.missing:
             dist = self.missing[name]
-            from .plugins import distribution_problem  # lazy: plugins imports this module
-
             message = (
                 f"{name!r} (registry {self.registry_name!r}) is provided by the distribution "
-                f"{dist}; {distribution_problem(dist)}.{_failed_plugins_text()}"
+                f"{dist}; {distribution_problem(dist)}.{failed_plugins_text()}"
             )
             raise MissingDistributionError(self.registry_name, name, dist, message)
 

@@ -15,6 +15,8 @@ from typing import Any
 from spacy.language import Language
 from trf_kernel import normalize_name
 
+from .providers import OK, config_providers
+
 OWN_DISTRIBUTIONS = frozenset(
     {"spacy", "spacy-legacy", "spacy-loggers", "thinc", "srsly", "confection", "catalogue"}
 )
@@ -23,16 +25,14 @@ OWN_DISTRIBUTIONS = frozenset(
 
 def config_distributions(config: Any) -> list[str]:
     """Every installed distribution other than spaCy's own that provides a name in ``config``."""
-    from .cli_plugins import config_factories, config_references, factory_provider, provider_of
-
-    found: set[str] = set()
     sections = {key: config.get(key, {}) for key in ("nlp", "components")}
-    for _section, factory in config_factories(sections):
-        found.add(factory_provider(factory).get("distribution") or "")
-    for _section, registry, name in config_references(sections):
-        found.add(provider_of(registry, name).get("distribution") or "")
-    names = {normalize_name(d) for d in found if d and " and " not in d}
-    return sorted(names - OWN_DISTRIBUTIONS)
+    # A conflicted name has no one distribution to require, a missing one none at all.
+    found = {
+        normalize_name(ref["distribution"])
+        for ref in config_providers(sections)
+        if ref["status"] == OK and ref["distribution"]
+    }
+    return sorted(found - OWN_DISTRIBUTIONS)
 
 
 def minor_version_range(distribution: str) -> str | None:

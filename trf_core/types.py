@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from spacy.tokens import Doc, Span
 from thinc.api import Model
 from thinc.types import Floats2d, Floats3d, FloatsXd, Ints1d, Ints2d, Ragged
 
-if TYPE_CHECKING:
-    from .data import FullTransformerBatch, TransformerData
+from .data import FullTransformerBatch, TransformerData
 
 SpanGetter = Callable[[list[Doc]], list[list[Span]]]
 """Splits each doc of a batch into the (possibly overlapping) spans the transformer reads."""
 
-AnnotationSetter = Callable[[list[Doc], "FullTransformerBatch"], None]
+AnnotationSetter = Callable[[list[Doc], FullTransformerBatch], None]
 """Writes whatever a user wants from the batch output onto the docs."""
 
 Pooler = Model[Ragged, Floats2d]
 """Reduces each token's wordpiece rows to one vector."""
 
-BackendModel = Model[list[Doc], "FullTransformerBatch"]
+BackendModel = Model[list[Doc], FullTransformerBatch]
 """The model a ``transformer`` component wraps: docs in, the batch's outputs out."""
 
 BackendBackprop = Callable[[list[list[Union[FloatsXd, None]]]], Any]
@@ -30,10 +29,13 @@ BackendBackprop = Callable[[list[list[Union[FloatsXd, None]]]], Any]
 ListenerModel = Model[list[Doc], list[Floats2d]]
 """A listener: token vectors for each doc, read from the upstream transformer."""
 
+ListenerHead = Model[list[TransformerData], list[Floats2d]]
+"""A listener's head: picks what to read from each doc's outputs and pools it per token."""
+
 TensorGradients = list[list[Union[FloatsXd, None]]]
 """Per doc, a gradient (or None) for each of its ``TransformerData.tensors``."""
 
-DocData = list["TransformerData"]
+DocData = list[TransformerData]
 
 __all__ = [
     "AnnotationSetter",
@@ -45,6 +47,7 @@ __all__ = [
     "FloatsXd",
     "Ints1d",
     "Ints2d",
+    "ListenerHead",
     "ListenerModel",
     "Pooler",
     "Ragged",

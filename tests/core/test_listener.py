@@ -347,9 +347,9 @@ def test_a_pipeline_with_a_gradient_step_still_pending_pickles():
     nlp = build_nlp(listeners={"t1": listener_cfg(), "t2": listener_cfg()})
     nlp.get_pipe("transformer").annotation_setter = None  # the test setter is a local function
     nlp.update(tagger_examples_for(nlp), exclude=["t2"])
-    assert nlp.get_pipe("transformer")._pending_backward is not None
+    assert nlp.get_pipe("transformer")._pending_step is not None
     copy = pickle.loads(pickle.dumps(nlp))
-    assert copy.get_pipe("transformer")._pending_backward is None
+    assert copy.get_pipe("transformer")._pending_step is None
     assert [t.tag_ for t in copy("green eggs")] == [t.tag_ for t in nlp("green eggs")]
 
 

@@ -7,15 +7,9 @@ interpreter with ``PYTHONPATH`` pointing at the distributions it wants, so entry
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-# The suite runs with --import-mode=importlib, which leaves sys.path alone: make this folder's
-# helper modules importable from its test modules.
-sys.path.insert(0, str(Path(__file__).parent))
-
 from plugsys_dists import ALL
 from plugsys_factory import build_all
 

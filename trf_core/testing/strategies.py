@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab, create_vocab
 
+from ..backend_contract import request_hidden_states
 from ..data import FullTransformerBatch
 
 __all__ = [
@@ -239,6 +240,6 @@ def full_transformer_batches(
     )
     model.initialize()
     with_hidden = draw(st.booleans()) if hidden_states is None else hidden_states
-    model.attrs["output_hidden_states"] = with_hidden
+    request_hidden_states(model, with_hidden)
     batch, backprop = model(doc_list, is_train=True)
     return ToyBatch(docs=doc_list, spans=span_lists, batch=batch, model=model, backprop=backprop)

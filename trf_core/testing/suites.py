@@ -27,6 +27,7 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Ragged
 
+from ..backend_contract import request_hidden_states
 from . import checks
 
 __all__ = ["AnnotationSetterTests", "BackendTests", "PoolerTests", "SpanGetterTests"]
@@ -215,12 +216,12 @@ class BackendTests:
     def test_returns_batch_with_hidden_states(self, backend: Model) -> None:
         if not self.check_hidden_states:
             pytest.skip("check_hidden_states = False")
-        backend.attrs["output_hidden_states"] = True
+        request_hidden_states(backend)
         try:
             self._run(checks.backend_returns_batch, backend)
             self._run(checks.backend_batch_invariance, backend)
         finally:
-            backend.attrs["output_hidden_states"] = False
+            request_hidden_states(backend, False)
 
     def test_aligns_every_token(self, backend: Model) -> None:
         self._run(checks.backend_aligns_every_token, backend)

@@ -14,7 +14,6 @@ window's real pieces: outputs depend on context, never on padding or on the rest
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -26,9 +25,10 @@ from spacy.tokens import Doc, Span
 from thinc.api import Model
 from thinc.types import Ints2d
 
+from .. import backend_contract as contract
 from ..align import align_batch
 from ..data import FullTransformerBatch, ModelOutput, WordpieceBatch
-from ..types import SpanGetter
+from ..types import BackendModel, SpanGetter
 
 __all__ = [
     "CLS",
@@ -133,7 +133,7 @@ def toy_transformer_v1(
     n_vocab: int = 1000,
     max_length: int = 64,
     seed: int = 0,
-) -> Model[list[Doc], FullTransformerBatch]:
+) -> BackendModel:
     """Build the toy backend (registered as ``trf.ToyTransformer.v1``).
 
     Call ``model.initialize()`` before use; parameters come from ``seed`` alone, so two models
@@ -155,11 +155,11 @@ def toy_transformer_v1(
         "depth": depth,
         "max_length": max_length,
         "seed": seed,
-        "output_hidden_states": False,
-        "output_attentions": False,
-        "count_pieces": count_toy_pieces,
+        contract.OUTPUT_HIDDEN_STATES: False,
+        contract.OUTPUT_ATTENTIONS: False,
+        contract.COUNT_PIECES: count_toy_pieces,
+        **contract.listener_attrs(),
     }
-    _add_listener_attrs(attrs)
     return Model(
         "toy_transformer",
         _forward,
@@ -168,17 +168,6 @@ def toy_transformer_v1(
         params=params,
         attrs=attrs,
     )
-
-
-def _add_listener_attrs(attrs: dict[str, Any]) -> None:
-    """Give spaCy's ``replace_listeners`` what it needs, once the listener module exists."""
-    if importlib.util.find_spec("trf_core.listener") is None:
-        return
-    from .. import listener
-
-    for name in ("replace_listener", "replace_listener_cfg"):
-        if hasattr(listener, name):
-            attrs[name] = getattr(listener, name)
 
 
 def _init(model: Model, X: Any = None, Y: Any = None) -> Model:
@@ -256,41 +245,18 @@ def _forward(
 ) -> tuple[FullTransformerBatch, Callable[[list[list[Any]]], list[Any]]]:
     batch_spans, strings, offsets = _tokenize_batch(model, docs)
     wordpieces = _wordpieces(strings, model.get_dim("n_vocab"))
-    n_cols = wordpieces.max_length
-    align = align_batch(batch_spans, offsets, n_cols, [len(doc) for doc in docs])
-
+    align = align_batch(batch_spans, offsets, wordpieces.max_length, [len(doc) for doc in docs])
     ops: Any = model.ops
     E = _param(model, "E")
-    width = model.get_dim("nO")
     ids = ops.asarray(wordpieces.input_ids)
     m3 = ops.asarray(wordpieces.attention_mask).astype(E.dtype)[:, :, None]
     n_real = ops.xp.maximum(m3.sum(axis=1), 1.0)  # (n_spans, 1)
-    X = E[ids] * m3
-    states = [X]
-    saved: list[tuple[Any, Any, Any]] = []
-    for layer in range(model.attrs["depth"]):
-        W, U, b = (_param(model, f"{p}{layer}") for p in "WUb")
-        mean = X.sum(axis=1) / n_real
-        H = ops.xp.tanh(X @ W + (mean @ U)[:, None, :] + b)
-        saved.append((X, mean, H))
-        X = (X + H) * m3
-        states.append(X)
-
-    output = ModelOutput()
-    output["last_hidden_state"] = X
-    output["pooler_output"] = X.sum(axis=1) / n_real
-    with_hidden = bool(model.attrs.get("output_hidden_states"))
-    if with_hidden:
-        output["hidden_states"] = tuple(states)
-    if model.attrs.get("output_attentions"):
-        # The mixing is a uniform attention over the window's real pieces: report it as such.
-        mask2 = m3[:, :, 0]
-        att = (mask2[:, :, None] * mask2[:, None, :]) / n_real[:, :, None]
-        output["attentions"] = tuple(att[:, None, :, :] for _ in range(model.attrs["depth"]))
+    states, saved = _layers_forward(model, E[ids] * m3, m3, n_real)
+    with_hidden = contract.wants_hidden_states(model)
     batch = FullTransformerBatch(
         spans=batch_spans,
         wordpieces=wordpieces,
-        model_output=output,
+        model_output=_outputs(model, states, m3, n_real, with_hidden),
         align=align,
         doc_lengths=[len(doc) for doc in docs],
     )
@@ -300,29 +266,78 @@ def _forward(
         grads = batch.unsplit_by_doc(d_tensors)
         d_last, d_pool = grads[0], grads[1]
         d_hidden = grads[2 : 2 + depth + 1] if with_hidden else [None] * (depth + 1)
-        dX = ops.xp.zeros(X.shape, dtype=X.dtype)
+        dX = ops.xp.zeros(states[-1].shape, dtype=states[-1].dtype)
         if d_last is not None:
             dX += d_last
         if d_pool is not None:
             dX += (d_pool / n_real)[:, None, :] * m3
-        if d_hidden[depth] is not None:
-            dX += d_hidden[depth]
-        for layer in reversed(range(depth)):
-            A, mean, H = saved[layer]
-            W, U = _param(model, f"W{layer}"), _param(model, f"U{layer}")
-            dXm = dX * m3
-            dZ = dXm * (1.0 - H * H)
-            dZ_sum = dZ.sum(axis=1)
-            model.inc_grad(f"W{layer}", A.reshape((-1, width)).T @ dZ.reshape((-1, width)))
-            model.inc_grad(f"U{layer}", mean.T @ dZ_sum)
-            model.inc_grad(f"b{layer}", dZ.sum(axis=(0, 1)))
-            d_mean = dZ_sum @ U.T
-            dX = dXm + dZ @ W.T + (d_mean / n_real)[:, None, :] * m3
-            if d_hidden[layer] is not None:
-                dX += d_hidden[layer]
+        dX = _layers_backward(model, dX, saved, m3, n_real, d_hidden)
         dE = ops.xp.zeros(E.shape, dtype=E.dtype)
-        ops.scatter_add(dE, ids.reshape((-1,)), (dX * m3).reshape((-1, width)))
+        ops.scatter_add(dE, ids.reshape((-1,)), (dX * m3).reshape((-1, model.get_dim("nO"))))
         model.inc_grad("E", dE)
         return []
 
     return batch, backprop
+
+
+def _layers_forward(
+    model: Model, X: Any, m3: Any, n_real: Any
+) -> tuple[list[Any], list[tuple[Any, Any, Any]]]:
+    """Every layer's output (the embeddings first), and what each layer's backward needs."""
+    xp = model.ops.xp
+    states = [X]
+    saved: list[tuple[Any, Any, Any]] = []
+    for layer in range(model.attrs["depth"]):
+        W, U, b = (_param(model, f"{p}{layer}") for p in "WUb")
+        mean = X.sum(axis=1) / n_real
+        H = xp.tanh(X @ W + (mean @ U)[:, None, :] + b)
+        saved.append((X, mean, H))
+        X = (X + H) * m3
+        states.append(X)
+    return states, saved
+
+
+def _outputs(
+    model: Model, states: list[Any], m3: Any, n_real: Any, with_hidden: bool
+) -> ModelOutput:
+    X = states[-1]
+    output = ModelOutput()
+    output["last_hidden_state"] = X
+    output["pooler_output"] = X.sum(axis=1) / n_real
+    if with_hidden:
+        output["hidden_states"] = tuple(states)
+    if model.attrs.get(contract.OUTPUT_ATTENTIONS):
+        # The mixing is a uniform attention over the window's real pieces: report it as such.
+        mask2 = m3[:, :, 0]
+        att = (mask2[:, :, None] * mask2[:, None, :]) / n_real[:, :, None]
+        output["attentions"] = tuple(att[:, None, :, :] for _ in range(model.attrs["depth"]))
+    return output
+
+
+def _layers_backward(
+    model: Model,
+    dX: Any,
+    saved: list[tuple[Any, Any, Any]],
+    m3: Any,
+    n_real: Any,
+    d_hidden: list[Any],
+) -> Any:
+    """Backprop ``dX`` (the last layer's gradient) through every layer; the embeddings' one."""
+    width = model.get_dim("nO")
+    depth = len(saved)
+    if d_hidden[depth] is not None:
+        dX = dX + d_hidden[depth]
+    for layer in reversed(range(depth)):
+        A, mean, H = saved[layer]
+        W, U = _param(model, f"W{layer}"), _param(model, f"U{layer}")
+        dXm = dX * m3
+        dZ = dXm * (1.0 - H * H)
+        dZ_sum = dZ.sum(axis=1)
+        model.inc_grad(f"W{layer}", A.reshape((-1, width)).T @ dZ.reshape((-1, width)))
+        model.inc_grad(f"U{layer}", mean.T @ dZ_sum)
+        model.inc_grad(f"b{layer}", dZ.sum(axis=(0, 1)))
+        d_mean = dZ_sum @ U.T
+        dX = dXm + dZ @ W.T + (d_mean / n_real)[:, None, :] * m3
+        if d_hidden[layer] is not None:
+            dX += d_hidden[layer]
+    return dX

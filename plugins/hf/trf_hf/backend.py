@@ -19,8 +19,9 @@ from thinc.api import Model, get_torch_default_device
 from thinc.shims import Shim
 from thinc.types import ArgsKwargs, Ragged
 
+from trf_core import backend_contract as contract
 from trf_core.data import FullTransformerBatch, ModelOutput, WordpieceBatch
-from trf_core.types import SpanGetter
+from trf_core.types import BackendModel, SpanGetter
 
 from . import serialize
 from .loading import (
@@ -30,8 +31,6 @@ from .loading import (
     load_transformer,
     resolve_model_dir,
 )
-
-BackendModel = Model[list[Doc], FullTransformerBatch]
 
 
 class HFBackendShim(Shim):  # type: ignore[misc]
@@ -208,8 +207,11 @@ def build_hf_backend(
             "window": int(window),
             "stride": int(stride),
             "truncate": bool(truncate),
-            "output_hidden_states": bool(transformer_config.get("output_hidden_states", False)),
-            "output_attentions": bool(transformer_config.get("output_attentions", False)),
+            contract.OUTPUT_HIDDEN_STATES: bool(
+                transformer_config.get("output_hidden_states", False)
+            ),
+            contract.OUTPUT_ATTENTIONS: bool(transformer_config.get("output_attentions", False)),
+            **contract.listener_attrs(),
         },
     )
     _bind_attrs(model)
@@ -217,25 +219,21 @@ def build_hf_backend(
 
 
 def _bind_attrs(model: BackendModel) -> None:
-    """The contract's serialization and listener attributes, bound to this model's shim.
+    """The contract's state-holding attributes, bound to this model's shim.
 
-    ``Model.copy()`` deep-copies the shim but keeps these functions as they are, so a copy
-    would save its original's weights; ``_rebind`` (called on init and forward) fixes that.
+    ``Model.copy()`` deep-copies the shim but keeps these objects as they are, so a copy would
+    save its original's weights; the contract's ``trf_bind`` hook (:func:`bind_to_own_shim`,
+    which trf-core runs before reading them, and :func:`get_shim` on init and forward) re-binds
+    them to the copy's own shim.
     """
     shim = cast(HFBackendShim, model.shims[0])
     model.attrs["hf_shim_id"] = id(shim)
-    model.attrs["trf_to_disk"] = _ShimCall(shim, "to_disk_dir")
-    model.attrs["trf_from_disk"] = _ShimCall(shim, "from_disk_dir")
-    model.attrs["trf_to_bytes"] = _ShimCall(shim, "loaded_bytes")
-    model.attrs["trf_from_bytes"] = _ShimCall(shim, "from_bytes")
-    model.attrs["count_pieces"] = _PieceCounter(shim, model.attrs["get_spans"])
-    model.attrs["trf_bind"] = bind_to_own_shim
-    try:
-        from trf_core.listener import replace_listener, replace_listener_cfg
-    except ImportError:  # the core's listener module is not there yet
-        return
-    model.attrs["replace_listener"] = replace_listener
-    model.attrs["replace_listener_cfg"] = replace_listener_cfg
+    model.attrs[contract.TO_DISK] = _ShimCall(shim, "to_disk_dir")
+    model.attrs[contract.FROM_DISK] = _ShimCall(shim, "from_disk_dir")
+    model.attrs[contract.TO_BYTES] = _ShimCall(shim, "loaded_bytes")
+    model.attrs[contract.FROM_BYTES] = _ShimCall(shim, "from_bytes")
+    model.attrs[contract.COUNT_PIECES] = _PieceCounter(shim, model.attrs["get_spans"])
+    model.attrs[contract.BIND] = bind_to_own_shim
 
 
 class _ShimCall:
@@ -259,10 +257,10 @@ class _ShimCall:
 class _PieceCounter:
     """``count_pieces``: each doc's wordpieces (all its spans'), for grouping docs in ``pipe``.
 
-    A fast tokenizer counts exactly, in one batched call, at a few percent of the model's cost;
-    grouping by a guess from token counts left batches padded 25% more than sorting by exact
-    counts (EWT). Slow tokenizers, or a backend not loaded yet, get the guess. A class, not a
-    lambda, so the model still pickles; copies share it like the :class:`_ShimCall` attributes.
+    A fast tokenizer counts exactly, in one batched call, cheaply next to the model itself;
+    grouping by a guess from token counts pads batches more than grouping by exact counts.
+    Slow tokenizers, or a backend not loaded yet, get the guess. A class, not a lambda, so the
+    model still pickles; copies share it like the :class:`_ShimCall` attributes.
     """
 
     def __init__(self, shim: HFBackendShim, get_spans: SpanGetter) -> None:
@@ -384,6 +382,32 @@ def _forward(
         )
     inputs = _torch_inputs(model, shim, plan)
     output, torch_backprop = shim(inputs, is_train)
+    model_output, torch_tensors = _model_output(model, output)
+    batch = FullTransformerBatch(
+        spans=spans,
+        wordpieces=plan.wordpieces.map_arrays(model.ops.asarray2i),
+        model_output=model_output,
+        align=_align(shim, spans, plan, doc_lengths),
+        doc_lengths=doc_lengths,
+    )
+
+    def backprop(d_docs: list[list[Any]]) -> list[Any]:
+        grads = batch.unsplit_by_doc(d_docs)
+        pairs = [
+            (tensor, _to_torch(grad, tensor))
+            for tensor, grad in zip(torch_tensors, grads)
+            if grad is not None and tensor.requires_grad
+        ]
+        if pairs:
+            tensors, grad_tensors = (list(side) for side in zip(*pairs))
+            torch_backprop(ArgsKwargs(args=(tensors,), kwargs={"grad_tensors": grad_tensors}))
+        return []
+
+    return batch, backprop
+
+
+def _model_output(model: BackendModel, output: dict[str, Any]) -> tuple[ModelOutput, list[Any]]:
+    """The torch outputs as thinc arrays, and the torch tensors in ``tensors`` order."""
     model_output = ModelOutput()
     torch_tensors: list[Any] = []
     for key, value in output.items():
@@ -393,30 +417,7 @@ def _forward(
         else:
             model_output[key] = _to_xp(model, value)
             torch_tensors.append(value)
-    wordpieces = _wordpieces_to_xp(model, plan.wordpieces)
-    align = _align(shim, spans, plan, doc_lengths)
-    batch = FullTransformerBatch(
-        spans=spans,
-        wordpieces=wordpieces,
-        model_output=model_output,
-        align=align,
-        doc_lengths=doc_lengths,
-    )
-
-    def backprop(d_docs: list[list[Any]]) -> list[Any]:
-        grads = batch.unsplit_by_doc(d_docs)
-        tensors: list[Any] = []
-        grad_tensors: list[Any] = []
-        for tensor, grad in zip(torch_tensors, grads):
-            if grad is None or not tensor.requires_grad:
-                continue
-            tensors.append(tensor)
-            grad_tensors.append(_to_torch(grad, tensor))
-        if tensors:
-            torch_backprop(ArgsKwargs(args=(tensors,), kwargs={"grad_tensors": grad_tensors}))
-        return []
-
-    return batch, backprop
+    return model_output, torch_tensors
 
 
 def _torch_inputs(model: BackendModel, shim: HFBackendShim, plan: Any) -> ArgsKwargs:
@@ -440,8 +441,8 @@ def _torch_inputs(model: BackendModel, shim: HFBackendShim, plan: Any) -> ArgsKw
             "window_columns": tensor(plan.window_columns),
             "n_spans": plan.n_spans,
             "span_width": plan.span_width,
-            "output_hidden_states": bool(model.attrs.get("output_hidden_states", False)),
-            "output_attentions": bool(model.attrs.get("output_attentions", False)),
+            "output_hidden_states": contract.wants_hidden_states(model),
+            "output_attentions": bool(model.attrs.get(contract.OUTPUT_ATTENTIONS, False)),
         },
     )
 
@@ -467,19 +468,6 @@ def _to_torch(grad: Any, like: Any) -> Any:
     return xp2torch(grad, device=like.device).to(like.dtype)
 
 
-def _wordpieces_to_xp(model: BackendModel, wordpieces: WordpieceBatch) -> WordpieceBatch:
-    ops = model.ops
-    return WordpieceBatch(
-        strings=wordpieces.strings,
-        input_ids=ops.asarray2i(wordpieces.input_ids),
-        attention_mask=ops.asarray2i(wordpieces.attention_mask),
-        lengths=wordpieces.lengths,
-        token_type_ids=(
-            None if wordpieces.token_type_ids is None else ops.asarray2i(wordpieces.token_type_ids)
-        ),
-    )
-
-
 def _align(
     shim: HFBackendShim, spans: list[list[Any]], plan: Any, doc_lengths: list[int]
 ) -> Ragged:
@@ -501,14 +489,14 @@ def _empty_batch(
 ) -> FullTransformerBatch:
     """A batch whose docs hold no spans: no rows, every token aligned to nothing."""
     ops = model.ops
-    width = int(shim.transformer.config.hidden_size)
-    model_output = ModelOutput()
-    model_output["last_hidden_state"] = ops.alloc3f(0, 0, width)
-    if getattr(shim.transformer, "pooler", None) is not None:
-        model_output["pooler_output"] = ops.alloc2f(0, width)
-    if model.attrs.get("output_hidden_states"):
-        n_layers = int(shim.transformer.config.num_hidden_layers)
-        model_output["hidden_states"] = tuple(ops.alloc3f(0, 0, width) for _ in range(n_layers + 1))
+    config = shim.transformer.config
+    n_states = int(config.num_hidden_layers) + 1 if contract.wants_hidden_states(model) else 0
+    model_output = ModelOutput.empty(
+        int(config.hidden_size),
+        n_hidden_states=n_states,
+        pooler=getattr(shim.transformer, "pooler", None) is not None,
+        xp=ops.xp,
+    )
     align = Ragged(ops.alloc1i(0), ops.alloc1i(sum(doc_lengths)))
     return FullTransformerBatch(
         spans=spans,

@@ -176,116 +176,145 @@ def layout(
     pad_id: int | None,
 ) -> WindowPlan:
     """Build the span-level wordpieces and the window inputs with their gather indices."""
-    pad = 0 if pad_id is None else int(pad_id)
-    n_truncated = 0
-    n_dropped = 0
-    span_ids: list[list[int]] = []
-    span_types: list[list[int] | None] = []
-    span_offsets: list[numpy.ndarray | None] = []
-    span_strings: list[list[str]] = []
-    windows: list[tuple[list[int], list[int] | None]] = []
-    coverage: list[list[int]] = []  # per window: the span position each column holds
-    window_span: list[int] = []
-    # (span, position) -> (window, column), as parallel lists per span
+    spans: list[_SpanPieces] = []
+    windows: list[_Window] = []
+    # per span: (window, column) each of its positions is read from, as parallel arrays
     sources: list[tuple[numpy.ndarray, numpy.ndarray]] = []
+    n_truncated = n_dropped = 0
     for k, sp in enumerate(pieces):
         prefix, suffix = _affixes(sp.special)
-        n = len(sp.ids)
-        capacity = window - prefix - suffix
-        if capacity < 1:
-            raise ValueError(
-                f"window = {window} leaves no room for content between the tokenizer's "
-                f"{prefix + suffix} special tokens; use a window of at least {prefix + suffix + 1}"
-            )
-        n_content = n - prefix - suffix
-        ids, types, offsets, strings = sp.ids, sp.type_ids, sp.offsets, sp.strings
+        capacity = _capacity(window, prefix + suffix)
+        n_content = len(sp.ids) - prefix - suffix
         if truncate and n_content > capacity:
-            keep = list(range(prefix + capacity)) + list(range(n - suffix, n))
+            sp = _truncated(sp, prefix, suffix, capacity)
             n_truncated += 1
             n_dropped += n_content - capacity
-            ids = [ids[i] for i in keep]
-            types = None if types is None else [types[i] for i in keep]
-            offsets = None if offsets is None else offsets[keep]
-            strings = [strings[i] for i in keep]
-            n = len(ids)
-            n_content = capacity
-        span_ids.append(ids)
-        span_types.append(types)
-        span_offsets.append(offsets)
-        span_strings.append(strings)
-        step = stride if stride > 0 else max(1, (3 * capacity) // 4)
-        step = min(step, capacity)
-        starts = _window_starts(n_content, capacity, step)
-        first_window = len(windows)
-        for start in starts:
-            end = min(start + capacity, n_content)
-            chosen = list(range(prefix)) + list(range(prefix + start, prefix + end))
-            chosen += list(range(n - suffix, n))
-            windows.append(
-                ([ids[i] for i in chosen], None if types is None else [types[i] for i in chosen])
-            )
-            coverage.append(chosen)
-            window_span.append(k)
-        src_window = numpy.empty((n,), dtype="int64")
-        src_column = numpy.empty((n,), dtype="int64")
-        src_window[:prefix] = first_window
-        src_column[:prefix] = numpy.arange(prefix)
-        if n_content:
-            best = _most_central(n_content, starts, capacity)
-            content = numpy.arange(n_content)
-            src_window[prefix : prefix + n_content] = first_window + best
-            src_column[prefix : prefix + n_content] = prefix + content - numpy.asarray(starts)[best]
-        last = len(windows) - 1
-        last_len = len(windows[last][0])
-        src_window[n - suffix :] = last
-        src_column[n - suffix :] = last_len - suffix + numpy.arange(suffix)
-        sources.append((src_window, src_column))
+        spans.append(sp)
+        sources.append(_add_windows(windows, k, sp, prefix, suffix, capacity, stride))
+    plan = _assemble(spans, windows, sources, 0 if pad_id is None else int(pad_id))
+    plan.n_truncated_spans = n_truncated
+    plan.n_dropped_pieces = n_dropped
+    return plan
 
-    n_spans = len(pieces)
-    span_width = max((len(ids) for ids in span_ids), default=0)
-    window_width = max((len(w[0]) for w in windows), default=0)
-    has_types = bool(span_types) and all(t is not None for t in span_types)
-    input_ids = numpy.full((n_spans, span_width), pad, dtype="int32")
-    attention_mask = numpy.zeros((n_spans, span_width), dtype="int32")
-    token_type_ids = numpy.zeros((n_spans, span_width), dtype="int32") if has_types else None
-    for k, ids in enumerate(span_ids):
-        input_ids[k, : len(ids)] = ids
-        attention_mask[k, : len(ids)] = 1
-        if token_type_ids is not None:
-            token_type_ids[k, : len(ids)] = span_types[k]  # type: ignore[assignment]
-    n_windows = len(windows)
-    window_ids = numpy.full((n_windows, window_width), pad, dtype="int64")
-    window_mask = numpy.zeros((n_windows, window_width), dtype="int64")
-    window_types = numpy.zeros((n_windows, window_width), dtype="int64") if has_types else None
-    for w, (ids, types) in enumerate(windows):
-        window_ids[w, : len(ids)] = ids
-        window_mask[w, : len(ids)] = 1
-        if window_types is not None and types is not None:
-            window_types[w, : len(types)] = types
-    gather = numpy.full((n_spans * span_width,), -1, dtype="int64")
-    columns = numpy.full((n_windows, span_width), window_width, dtype="int64")
-    for k, (src_window, src_column) in enumerate(sources):
-        n = len(src_window)
-        gather[k * span_width : k * span_width + n] = src_window * window_width + src_column
-    for w, held in enumerate(coverage):
-        columns[w, held] = numpy.arange(len(held))
-    wordpieces = WordpieceBatch(
-        strings=span_strings,
-        input_ids=cast(Ints2d, input_ids),
-        attention_mask=cast(Ints2d, attention_mask),
-        lengths=[len(ids) for ids in span_ids],
-        token_type_ids=cast(Optional[Ints2d], token_type_ids),
+
+@dataclass
+class _Window:
+    """One model input: a span's specials around a stretch of its content."""
+
+    ids: list[int]
+    type_ids: list[int] | None
+    positions: list[int]
+    """The span position each column holds."""
+    span: int
+
+
+def _capacity(window: int, n_specials: int) -> int:
+    """How many content pieces fit in a window beside the span's special pieces."""
+    if window - n_specials < 1:
+        raise ValueError(
+            f"window = {window} leaves no room for content between the tokenizer's "
+            f"{n_specials} special tokens; use a window of at least {n_specials + 1}"
+        )
+    return window - n_specials
+
+
+def _truncated(sp: _SpanPieces, prefix: int, suffix: int, capacity: int) -> _SpanPieces:
+    """The span cut to ``capacity`` content pieces, its closing specials kept."""
+    n = len(sp.ids)
+    keep = [*range(prefix + capacity), *range(n - suffix, n)]
+    return _SpanPieces(
+        ids=[sp.ids[i] for i in keep],
+        type_ids=None if sp.type_ids is None else [sp.type_ids[i] for i in keep],
+        offsets=None if sp.offsets is None else sp.offsets[keep],
+        special=sp.special[keep],
+        strings=[sp.strings[i] for i in keep],
     )
-    complete = [o for o in span_offsets if o is not None]
+
+
+def _add_windows(
+    windows: list[_Window],
+    span: int,
+    sp: _SpanPieces,
+    prefix: int,
+    suffix: int,
+    capacity: int,
+    stride: int,
+) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Append span ``span``'s windows; return, per position, the (window, column) to read."""
+    n = len(sp.ids)
+    n_content = n - prefix - suffix
+    step = min(stride if stride > 0 else max(1, (3 * capacity) // 4), capacity)
+    starts = _window_starts(n_content, capacity, step)
+    first_window = len(windows)
+    for start in starts:
+        end = min(start + capacity, n_content)
+        chosen = [*range(prefix), *range(prefix + start, prefix + end), *range(n - suffix, n)]
+        types = None if sp.type_ids is None else [sp.type_ids[i] for i in chosen]
+        windows.append(_Window([sp.ids[i] for i in chosen], types, chosen, span))
+    src_window = numpy.empty((n,), dtype="int64")
+    src_column = numpy.empty((n,), dtype="int64")
+    src_window[:prefix] = first_window
+    src_column[:prefix] = numpy.arange(prefix)
+    if n_content:
+        best = _most_central(n_content, starts, capacity)
+        content = numpy.arange(n_content)
+        src_window[prefix : prefix + n_content] = first_window + best
+        src_column[prefix : prefix + n_content] = prefix + content - numpy.asarray(starts)[best]
+    last = len(windows) - 1
+    src_window[n - suffix :] = last
+    src_column[n - suffix :] = len(windows[last].ids) - suffix + numpy.arange(suffix)
+    return src_window, src_column
+
+
+def _assemble(
+    spans: list[_SpanPieces],
+    windows: list[_Window],
+    sources: list[tuple[numpy.ndarray, numpy.ndarray]],
+    pad: int,
+) -> WindowPlan:
+    """The padded span and window arrays, and the indices between them."""
+    span_width = max((len(sp.ids) for sp in spans), default=0)
+    window_width = max((len(w.ids) for w in windows), default=0)
+    has_types = bool(spans) and all(sp.type_ids is not None for sp in spans)
+    input_ids, attention_mask = _pad_rows([sp.ids for sp in spans], span_width, pad, "int32")
+    window_ids, window_mask = _pad_rows([w.ids for w in windows], window_width, pad, "int64")
+    token_type_ids = window_types = None
+    if has_types:
+        token_type_ids = _pad_rows([sp.type_ids or [] for sp in spans], span_width, 0, "int32")[0]
+        window_types = _pad_rows([w.type_ids or [] for w in windows], window_width, 0, "int64")[0]
+    gather = numpy.full((len(spans) * span_width,), -1, dtype="int64")
+    for k, (src_window, src_column) in enumerate(sources):
+        start = k * span_width
+        gather[start : start + len(src_window)] = src_window * window_width + src_column
+    columns = numpy.full((len(windows), span_width), window_width, dtype="int64")
+    for w, held in enumerate(windows):
+        columns[w, held.positions] = numpy.arange(len(held.positions))
+    offsets = [sp.offsets for sp in spans if sp.offsets is not None]
     return WindowPlan(
-        wordpieces=wordpieces,
-        offsets=complete if len(complete) == len(span_offsets) else None,
+        wordpieces=WordpieceBatch(
+            strings=[sp.strings for sp in spans],
+            input_ids=cast(Ints2d, input_ids),
+            attention_mask=cast(Ints2d, attention_mask),
+            lengths=[len(sp.ids) for sp in spans],
+            token_type_ids=cast(Optional[Ints2d], token_type_ids),
+        ),
+        offsets=offsets if len(offsets) == len(spans) else None,
         window_ids=window_ids,
         window_mask=window_mask,
         window_type_ids=window_types,
-        window_span=numpy.asarray(window_span, dtype="int64"),
+        window_span=numpy.asarray([w.span for w in windows], dtype="int64"),
         gather=gather,
         window_columns=columns,
-        n_truncated_spans=n_truncated,
-        n_dropped_pieces=n_dropped,
     )
+
+
+def _pad_rows(
+    rows: list[list[int]], width: int, fill: int, dtype: str
+) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """``rows`` padded with ``fill`` to ``width``, and the mask of their real entries."""
+    array = numpy.full((len(rows), width), fill, dtype=dtype)
+    mask = numpy.zeros((len(rows), width), dtype=dtype)
+    for i, row in enumerate(rows):
+        array[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return array, mask

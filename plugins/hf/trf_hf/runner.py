@@ -1,8 +1,8 @@
 """The torch side: run the windows through the transformer and reassemble whole spans.
 
 Windows run in groups of similar length, each cut to its own longest window
-(:func:`length_groups`): a batch in file order would otherwise spend most of its compute on
-padding (EWT sentences in batches of 64: 34.6k real pieces padded to 140k).
+(:func:`length_groups`): a batch of texts in file order would otherwise spend most of its
+compute on padding (bench/bench_throughput.py measures how much).
 
 Reassembly is plain differentiable indexing, so autograd routes each span position's gradient
 back to the one window it was taken from, for the last hidden state and every hidden layer alike.
@@ -98,11 +98,11 @@ def _run_grouped(
 
     The model's outputs at real positions do not depend on how much padding follows them, so
     running similar lengths together gives the same result as one call over the whole padded
-    batch while computing far less: a batch in file order pads ~4x (EWT). Outputs come back in
-    the original window order, zero at padding positions (never read: the gather skips them),
-    and autograd routes gradients through the padding and reordering to each group's call.
+    batch while computing far less on mixed lengths. Outputs come back in the original window
+    order, zero at padding positions (never read: the gather skips them), and autograd routes
+    gradients through the padding and reordering to each group's call.
     """
-    n_windows, window_width = int(input_ids.shape[0]), int(input_ids.shape[1])
+    window_width = int(input_ids.shape[1])
     lengths = [int(n) for n in attention_mask.sum(dim=1).tolist()]
     groups = length_groups(lengths)
     kwargs: dict[str, Any] = {"output_hidden_states": output_hidden_states, "return_dict": True}
@@ -133,10 +133,22 @@ def _run_grouped(
                 **call,
             )
         )
+    merged = _merge_groups(parts, groups, window_width, input_ids.device)
+    if not output_hidden_states:
+        merged["hidden_states"] = None
+    if not output_attentions:
+        merged["attentions"] = None
+    return merged
+
+
+def _merge_groups(
+    parts: list[Any], groups: list[list[int]], window_width: int, device: Any
+) -> dict[str, Any]:
+    """The groups' outputs padded back to ``window_width`` and put in the windows' order."""
     order = [i for group in groups for i in group]
-    inverse = torch.empty(n_windows, dtype=torch.long, device=input_ids.device)
-    inverse[torch.as_tensor(order, dtype=torch.long, device=input_ids.device)] = torch.arange(
-        n_windows, device=input_ids.device
+    inverse = torch.empty(len(order), dtype=torch.long, device=device)
+    inverse[torch.as_tensor(order, dtype=torch.long, device=device)] = torch.arange(
+        len(order), device=device
     )
 
     def merge(tensors: list[torch.Tensor], pad: Callable[[torch.Tensor], torch.Tensor]) -> Any:
@@ -149,24 +161,19 @@ def _run_grouped(
         extra = window_width - t.shape[-1]
         return torch.nn.functional.pad(t, (0, extra, 0, extra))
 
+    def merge_layers(name: str, pad: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+        layers = getattr(parts[0], name, None)
+        if layers is None:
+            return None
+        return tuple(merge([getattr(p, name)[k] for p in parts], pad) for k in range(len(layers)))
+
     pooled: list[Any] = [getattr(p, "pooler_output", None) for p in parts]
-    result: dict[str, Any] = {
+    return {
         "last_hidden_state": merge([p.last_hidden_state for p in parts], pad_rows),
         "pooler_output": None if pooled[0] is None else merge(pooled, lambda t: t),
-        "hidden_states": None,
-        "attentions": None,
+        "hidden_states": merge_layers("hidden_states", pad_rows),
+        "attentions": merge_layers("attentions", pad_square),
     }
-    if output_hidden_states:
-        n_states = len(parts[0].hidden_states)
-        result["hidden_states"] = tuple(
-            merge([p.hidden_states[k] for p in parts], pad_rows) for k in range(n_states)
-        )
-    if output_attentions:
-        n_layers = len(parts[0].attentions)
-        result["attentions"] = tuple(
-            merge([p.attentions[k] for p in parts], pad_square) for k in range(n_layers)
-        )
-    return result
 
 
 def _reassemble(

@@ -4,12 +4,16 @@ empty docs, listener attrs and serialization, over overlapping spans."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any, NoReturn
 
 import numpy
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from thinc.api import Model, get_current_ops
 
+from ... import backend_contract as contract
+from ...arrays import offsets_from_lengths, to_numpy
 from ...data import FullTransformerBatch
 from ...types import SpanGetter
 from ._common import (
@@ -114,7 +118,7 @@ def backend_returns_batch(model: Model, docs: list[Doc]) -> None:
             f"{len(batch.wordpieces.lengths)} lengths for {n_spans} spans",
             "give one length per span (windows count as spans)",
         )
-    if model.attrs.get("output_hidden_states"):
+    if contract.wants_hidden_states(model):
         hidden = batch.model_output.get("hidden_states")
         if not isinstance(hidden, tuple) or any(h.shape != last.shape for h in hidden):
             fail(
@@ -126,10 +130,9 @@ def backend_returns_batch(model: Model, docs: list[Doc]) -> None:
 
 
 def _token_rows(batch: FullTransformerBatch) -> list[Any]:
-    lengths = numpy.asarray(batch.align.lengths)
-    data = numpy.asarray(batch.align.dataXd).reshape(-1)
-    starts = numpy.concatenate([[0], numpy.cumsum(lengths)]).astype(int)
-    return [data[starts[i] : starts[i + 1]] for i in range(len(lengths))]
+    data = to_numpy(batch.align.dataXd).reshape(-1)
+    starts = offsets_from_lengths(batch.align.lengths)
+    return [data[start:end] for start, end in pairwise(starts)]
 
 
 def backend_aligns_every_token(model: Model, docs: list[Doc]) -> None:
@@ -162,79 +165,112 @@ def backend_alignment_invariants(model: Model, docs: list[Doc]) -> None:
     whitespace tokens align to nothing."""
     batch, _ = _run_backend(model, docs)
     where = _describe_docs(docs)
-    width = max(batch.wordpieces.max_length, 1)
-    piece_lengths = list(batch.wordpieces.lengths)
+    view = _AlignmentView(
+        width=max(batch.wordpieces.max_length, 1),
+        piece_lengths=list(batch.wordpieces.lengths),
+        flat_spans=[(d, span) for d, spans in enumerate(batch.spans) for span in spans],
+    )
     token_rows = _token_rows(batch)
-    flat_spans = [(d, span) for d, spans in enumerate(batch.spans) for span in spans]
-    doc_offsets = numpy.concatenate([[0], numpy.cumsum([len(doc) for doc in docs])]).astype(int)
+    doc_offsets = offsets_from_lengths([len(doc) for doc in docs])
 
-    def fail(invariant: str, detail: str, fix: str) -> None:
+    def fail(invariant: str, detail: str, fix: str) -> NoReturn:
         raise ContractViolation("backend", invariant, where, detail, fix)
 
     for d, doc in enumerate(docs):
-        for t, token in enumerate(doc):
-            rows = token_rows[doc_offsets[d] + t]
-            if len(rows) and (numpy.diff(rows) <= 0).any():
+        rows = token_rows[doc_offsets[d] : doc_offsets[d + 1]]
+        _check_token_rows(view, d, doc, rows, fail)
+        _check_rows_in_every_span(view, d, doc, rows, fail)
+        _check_pieces_in_order(view, d, doc, rows, fail)
+
+
+@dataclass
+class _AlignmentView:
+    """What the alignment checks read of a batch: rows are ``span * width + position``."""
+
+    width: int
+    piece_lengths: list[int]
+    flat_spans: list[tuple[int, Span]]
+    """Every span of the batch, with the index of its doc."""
+
+
+_Fail = Callable[[str, str, str], NoReturn]
+
+
+def _check_token_rows(
+    view: _AlignmentView, d: int, doc: Doc, token_rows: list[Any], fail: _Fail
+) -> None:
+    """Each token's rows: ascending, none for whitespace, real pieces of spans holding it."""
+    for t, (token, rows) in enumerate(zip(doc, token_rows)):
+        if len(rows) and (numpy.diff(rows) <= 0).any():
+            fail(
+                "each token's rows are ascending and distinct",
+                f"token {t} ({token.text!r}) of doc {d} has rows {rows.tolist()}",
+                "sort each token's row indices (align_batch does)",
+            )
+        if token.is_space and len(rows):
+            fail(
+                "whitespace tokens align to no wordpiece",
+                f"whitespace token {t} ({token.text!r}) of doc {d} aligns to rows {rows.tolist()}",
+                "align by character offsets, ignoring pieces that cover only whitespace",
+            )
+        for row in rows.tolist():
+            k, pos = divmod(int(row), view.width)
+            if k >= len(view.flat_spans) or pos >= view.piece_lengths[k]:
+                n_pieces = view.piece_lengths[k] if k < len(view.piece_lengths) else 0
                 fail(
-                    "each token's rows are ascending and distinct",
-                    f"token {t} ({token.text!r}) of doc {d} has rows {rows.tolist()}",
-                    "sort each token's row indices (align_batch does)",
+                    "tokens align only to real (unpadded) pieces",
+                    f"token {t} ({token.text!r}) of doc {d} aligns to row {row}: span {k}, "
+                    f"position {pos}, past that span's {n_pieces} pieces",
+                    "index rows as span * max_length + position, with real positions only",
                 )
-            if token.is_space and len(rows):
+            span_doc, span = view.flat_spans[k]
+            if span_doc != d or not (span.start <= t < span.end):
                 fail(
-                    "whitespace tokens align to no wordpiece",
-                    f"whitespace token {t} ({token.text!r}) of doc {d} aligns to rows "
-                    f"{rows.tolist()}",
-                    "align by character offsets, ignoring pieces that cover only whitespace",
+                    "a token aligns only to pieces of spans that contain it",
+                    f"token {t} ({token.text!r}) of doc {d} aligns to span {k} "
+                    f"(doc {span_doc}, tokens [{span.start}:{span.end}])",
+                    "compute alignments per span from character offsets (align_batch)",
                 )
-            for row in rows.tolist():
-                k, pos = divmod(int(row), width)
-                if k >= len(flat_spans) or pos >= piece_lengths[k]:
-                    fail(
-                        "tokens align only to real (unpadded) pieces",
-                        f"token {t} ({token.text!r}) of doc {d} aligns to row {row}: span {k}, "
-                        f"position {pos}, past that span's {piece_lengths[k] if k < len(piece_lengths) else 0} pieces",  # noqa: E501
-                        "index rows as span * max_length + position, with real positions only",
-                    )
-                span_doc, span = flat_spans[k]
-                if span_doc != d or not (span.start <= t < span.end):
-                    fail(
-                        "a token aligns only to pieces of spans that contain it",
-                        f"token {t} ({token.text!r}) of doc {d} aligns to span {k} "
-                        f"(doc {span_doc}, tokens [{span.start}:{span.end}])",
-                        "compute alignments per span from character offsets (align_batch)",
-                    )
-        # A token the model read aligns to rows in every span holding it (overlaps included).
-        doc_span_ids = [k for k, (span_doc, _) in enumerate(flat_spans) if span_doc == d]
-        for t, token in enumerate(doc):
-            rows = token_rows[doc_offsets[d] + t]
-            if not len(rows):
-                continue
-            seen = {int(row) // width for row in rows.tolist()}
-            for k in doc_span_ids:
-                span = flat_spans[k][1]
-                if span.start <= t < span.end and k not in seen:
-                    fail(
-                        "a token inside several spans aligns to rows in each of them",
-                        f"token {t} ({token.text!r}) of doc {d} lies in span {k} (tokens "
-                        f"[{span.start}:{span.end}]) but aligns only to spans {sorted(seen)}",
-                        "align every span's pieces, not only the first span a token appears in",
-                    )
-        # Tokens' pieces are in order within each span.
-        last_row: dict[int, int] = {}
-        for t in range(len(doc)):
-            for row in token_rows[doc_offsets[d] + t].tolist():
-                k = int(row) // width
-                if row < last_row.get(k, -1):
-                    fail(
-                        "tokens' wordpieces are in order",
-                        f"token {t} ({doc[t].text!r}) of doc {d} aligns to row {row}, before "
-                        f"row {last_row[k]} of an earlier token in the same span",
-                        "keep pieces in text order",
-                    )
-            for row in token_rows[doc_offsets[d] + t].tolist():
-                k = int(row) // width
-                last_row[k] = max(last_row.get(k, -1), int(row))
+
+
+def _check_rows_in_every_span(
+    view: _AlignmentView, d: int, doc: Doc, token_rows: list[Any], fail: _Fail
+) -> None:
+    """A token the model read aligns to rows in every span holding it (overlaps included)."""
+    doc_span_ids = [k for k, (span_doc, _) in enumerate(view.flat_spans) if span_doc == d]
+    for t, (token, rows) in enumerate(zip(doc, token_rows)):
+        if not len(rows):
+            continue
+        seen = {int(row) // view.width for row in rows.tolist()}
+        for k in doc_span_ids:
+            span = view.flat_spans[k][1]
+            if span.start <= t < span.end and k not in seen:
+                fail(
+                    "a token inside several spans aligns to rows in each of them",
+                    f"token {t} ({token.text!r}) of doc {d} lies in span {k} (tokens "
+                    f"[{span.start}:{span.end}]) but aligns only to spans {sorted(seen)}",
+                    "align every span's pieces, not only the first span a token appears in",
+                )
+
+
+def _check_pieces_in_order(
+    view: _AlignmentView, d: int, doc: Doc, token_rows: list[Any], fail: _Fail
+) -> None:
+    """Tokens' pieces are in order within each span."""
+    last_row: dict[int, int] = {}
+    for t, rows in enumerate(token_rows):
+        for row in rows.tolist():
+            k = int(row) // view.width
+            if row < last_row.get(k, -1):
+                fail(
+                    "tokens' wordpieces are in order",
+                    f"token {t} ({doc[t].text!r}) of doc {d} aligns to row {row}, before "
+                    f"row {last_row[k]} of an earlier token in the same span",
+                    "keep pieces in text order",
+                )
+        for row in rows.tolist():
+            k = int(row) // view.width
+            last_row[k] = max(last_row.get(k, -1), int(row))
 
 
 def _doc_outputs(model: Model, docs: list[Doc]) -> list[tuple[Any, Any, Any]]:
@@ -393,7 +429,8 @@ def backend_empty_docs(model: Model, docs: list[Doc]) -> None:
 
 def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
     """The backend carries what spaCy's ``replace_listeners`` needs."""
-    missing = [n for n in ("replace_listener", "replace_listener_cfg") if n not in model.attrs]
+    required = (contract.REPLACE_LISTENER, contract.REPLACE_LISTENER_CFG)
+    missing = [n for n in required if n not in model.attrs]
     if missing:
         raise ContractViolation(
             "backend",
@@ -405,11 +442,13 @@ def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
 
 
 def backend_serialization(model: Model, docs: list[Doc]) -> None:
-    """to_bytes / from_bytes into the same model gives identical outputs."""
+    """to_bytes / from_bytes into the same model gives identical outputs.
+
+    Through the contract's accessors, as the component saves a backend: ``trf_bind`` first,
+    then ``trf_to_bytes`` / ``trf_from_bytes`` where the backend has them, else thinc's.
+    """
     before = _doc_outputs(model, docs)
-    to_bytes = model.attrs.get("trf_to_bytes") or model.to_bytes
-    from_bytes = model.attrs.get("trf_from_bytes") or model.from_bytes
-    from_bytes(to_bytes())
+    contract.model_from_bytes(model, contract.model_to_bytes(model))
     after = _doc_outputs(model, docs)
     for i, (a, b) in enumerate(zip(before, after)):
         if a[0].shape != b[0].shape or not numpy.allclose(a[0], b[0], atol=BATCH_TOLERANCE):
@@ -454,7 +493,7 @@ def check_backend(
     model = resolve_backend(backend, config)
     settings_ = [False, True] if hidden_states else [False]
     for with_hidden in settings_:
-        model.attrs["output_hidden_states"] = with_hidden
+        contract.request_hidden_states(model, with_hidden)
         skip = ("finite_differences", "serialization", "listener_attrs") if with_hidden else ()
         checks = [c for name, c in BACKEND_CHECKS.items() if name not in skip]
 
@@ -462,4 +501,4 @@ def check_backend(
             run_all(checks, model, docs)
 
         run_on_batches(run_checks, max_examples=max_examples)
-    model.attrs["output_hidden_states"] = False
+    contract.request_hidden_states(model, False)
