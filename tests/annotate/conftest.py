@@ -12,7 +12,7 @@ from spacy.util import import_file
 # helper module importable by the tests (and the code file's components known here).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from annotate_helpers import CODE  # noqa: E402
+from annotate_helpers import CODE
 
 import_file("annotate_code", str(CODE))
 
@@ -28,4 +28,3 @@ def toy_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("pipeline") / "toy"
     nlp.to_disk(path)
     return path
-

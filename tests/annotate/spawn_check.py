@@ -69,12 +69,13 @@ def results(nlp: Any, n_process: int = 1) -> list[dict[str, Any]]:
     out = []
     for doc in nlp.pipe(TEXTS, n_process=n_process, batch_size=2):
         data = doc._.trf_data
+        vectors = doc.has_vector
         out.append(
             {
                 "tags": [t.tag_ for t in doc],
-                "n_spans": int(data.tensors[0].shape[0]) if data is not None and data.tensors else 0,
-                "vector": [round(float(v), 4) for v in doc.vector] if doc.has_vector else None,
-                "tokens": [round(float(t.vector.sum()), 4) for t in doc] if doc.has_vector else None,
+                "n_spans": len(data.tensors[0]) if data is not None and data.tensors else 0,
+                "vector": [round(float(v), 4) for v in doc.vector] if vectors else None,
+                "tokens": [round(float(t.vector.sum()), 4) for t in doc] if vectors else None,
             }
         )
     return out

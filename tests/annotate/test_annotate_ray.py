@@ -19,10 +19,11 @@ from annotate_helpers import CODE, good_corpus, output_files, settings, write_js
 
 from trf_core.annotate.run import annotate
 
-ray: Any = pytest.importorskip(
-    "ray.data", reason="Ray Data is not installed: pip install 'trf-core[ray]' (nox -s annotate_ray)"
+pytest.importorskip(
+    "ray.data",
+    reason="Ray Data is not installed: pip install 'trf-core[ray]' (nox -s annotate_ray)",
 )
-import ray  # noqa: E402  (the package whose data module was found above)
+ray: Any = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,9 @@ def error_rows(folder: Path) -> list[dict[str, object]]:
     return [row for path in sorted(folder.glob("*.errors.jsonl")) for row in read_jsonl(path)]
 
 
-def test_rows_equal_a_plain_nlp_pipe_and_carry_the_fields(toy_pipeline: Path, tmp_path: Path) -> None:
+def test_rows_equal_a_plain_nlp_pipe_and_carry_the_fields(
+    toy_pipeline: Path, tmp_path: Path
+) -> None:
     corpus = good_corpus(tmp_path / "in.jsonl", n=11)
     summary = annotate(settings(toy_pipeline, corpus, tmp_path / "out", batch_size=2))
     nlp = spacy.load(toy_pipeline)
@@ -184,7 +186,7 @@ def test_a_folder_that_is_not_an_output_is_refused(toy_pipeline: Path, tmp_path:
     corpus = good_corpus(tmp_path / "in.jsonl", n=2)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "thesis.tex").write_text("precious")
-    with pytest.raises(AnnotateError, match="holds no manifest.json"):
+    with pytest.raises(AnnotateError, match=r"holds no manifest\.json"):
         annotate(settings(toy_pipeline, corpus, tmp_path / "out"))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["thesis.tex"]
 

@@ -25,7 +25,10 @@ LINES = st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), ma
 @settings(max_examples=60, deadline=None)
 @given(lines=LINES, shard_size=st.integers(1, 7), final_newline=st.booleans())
 def test_the_shards_cover_every_line_once_in_order(
-    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], shard_size: int, final_newline: bool
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[bytes],
+    shard_size: int,
+    final_newline: bool,
 ) -> None:
     path = tmp_path_factory.mktemp("scan") / "in.txt"
     data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
