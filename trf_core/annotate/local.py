@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +28,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(settings: AnnotateSettings, threads: int) -> None:
+    # Ctrl-C reaches the whole process group: the main process alone handles it (stopping the
+    # workers), so the terminal gets one message instead of a traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads(threads)
     nlp = load_pipeline(settings.pipeline, settings.code, settings.gpu)
     _WORKER.update(nlp=nlp, columns=annotation_columns(nlp, settings.vectors), settings=settings)
@@ -85,6 +89,9 @@ def _run_pool(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterato
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     yield future.result()
+        except KeyboardInterrupt:
+            _stop(executor)
+            raise
         except BrokenProcessPool as err:
             raise AnnotateError(
                 "a worker process died or could not load the pipeline (its error is printed "
@@ -93,6 +100,14 @@ def _run_pool(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterato
             ) from err
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Stop the workers now: a shard they were writing stays a temporary file, never recorded."""
+    processes = list(getattr(executor, "_processes", {}).values())  # no public handle on them
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 __all__ = ["run_local"]

@@ -145,8 +145,7 @@ def annotate(settings: AnnotateSettings, log: TextIO | None = None) -> Summary:
     except KeyboardInterrupt:
         progress.close()
         log.write(
-            f"interrupted: {len(manifest.shards)} of {len(scan.shards)} shards are done; rerun "
-            "the same command to continue\n"
+            "interrupted: the shards finished so far are kept; rerun the same command to continue\n"
         )
         raise
     progress.close()
