@@ -215,3 +215,23 @@ def test_the_code_file_is_part_of_the_fingerprint(toy_pipeline: Path, tmp_path: 
     code.write_text(CODE.read_text() + "\n# changed\n")
     with pytest.raises(AnnotateError, match="code"):
         annotate(settings(toy_pipeline, corpus, tmp_path / "out", code=(str(code),)))
+
+
+def test_vectors_are_the_docs_and_tokens_vectors(tmp_path: Path) -> None:
+    pytest.importorskip("trf_setters")
+    from trf_core.testing.pipelines import build_nlp
+
+    nlp = build_nlp(annotation_setter={"@annotation_setters": "trf.token_vectors.v1"})
+    nlp.to_disk(tmp_path / "pipeline")
+    corpus = good_corpus(tmp_path / "in.jsonl", n=7)
+    annotate(settings(tmp_path / "pipeline", corpus, tmp_path / "out", vectors=True))
+    rows = shard_rows(tmp_path / "out")
+    texts = [TEXTS[i % len(TEXTS)] for i in range(7)]
+    docs = [doc for start in (0, 3, 6) for doc in nlp.pipe(texts[start : start + 3])]  # the shards
+    for row, doc in zip(rows, docs):
+        if len(doc):
+            assert row["vector"] == [float(v) for v in doc.vector]
+            assert row["token_vectors"] == [[float(v) for v in t.vector] for t in doc]
+        else:
+            assert row["vector"] is None and row["token_vectors"] is None
+    assert sum(row["vector"] is not None for row in rows) == 6
