@@ -87,17 +87,29 @@ def _annotate(
 ) -> Iterator[tuple[Doc | BadRecord, Record]]:
     """Each record with its doc, or with the reason the pipeline failed on it.
 
-    Batches are cut here, in ``batch_size`` records, exactly as ``nlp.pipe(texts,
-    batch_size=...)`` would cut the same list, so results equal a plain ``nlp.pipe`` loop's.
+    The whole shard goes through one ``nlp.pipe(texts, batch_size=...)``, as a plain loop would
+    send it (components that buffer and regroup docs, like the transformer, see the same
+    stream). Only when that raises are the records retried batch by batch, and a failing batch
+    doc by doc, to find the docs at fault.
     """
-    for start in range(0, len(records), batch_size):
-        batch = records[start : start + batch_size]
-        try:
-            docs = list(nlp.pipe([r.text for r in batch], batch_size=batch_size))
-        except Exception:
-            yield from _one_by_one(nlp, batch)
-            continue
-        yield from zip(docs, batch)
+    try:
+        docs = list(nlp.pipe([r.text for r in records], batch_size=batch_size))
+    except Exception:
+        for start in range(0, len(records), batch_size):
+            yield from _batch_or_one_by_one(nlp, records[start : start + batch_size], batch_size)
+        return
+    yield from zip(docs, records)
+
+
+def _batch_or_one_by_one(
+    nlp: Language, batch: list[Record], batch_size: int
+) -> Iterator[tuple[Doc | BadRecord, Record]]:
+    try:
+        docs = list(nlp.pipe([r.text for r in batch], batch_size=batch_size))
+    except Exception:
+        yield from _one_by_one(nlp, batch)
+        return
+    yield from zip(docs, batch)
 
 
 def _one_by_one(nlp: Language, batch: list[Record]) -> Iterator[tuple[Doc | BadRecord, Record]]:
