@@ -39,13 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The same data paths as the throughput benchmark (importing it also sets HF's offline switches).
+from bench_throughput import DEFAULT_TEXT, DEFAULT_TRAIN, HERE, REPO
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-DEFAULT_TEXT = REPO.parent / "shared" / "data" / "ewt-text" / "test.txt"
-DEFAULT_TRAIN = REPO.parent / "shared" / "data" / "ud-english-ewt" / "en_ewt-ud-train.spacy"
 TRAINED = REPO.parent / "trained" / "ewt-minilm"
 CONFIG = REPO / "examples" / "configs" / "tagger.cfg"
 CONTENDERS = ("bare", "local-1", "local-2", "ray-1", "ray-2")

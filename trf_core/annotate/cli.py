@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from .manifest import AnnotateError
@@ -68,29 +69,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> AnnotateSettings:
+    """The settings from the parsed options (each option's dest is the field's name)."""
     from .run import guess_input_format
 
-    return AnnotateSettings(
-        pipeline=args.pipeline,
+    values = {f.name: getattr(args, f.name) for f in fields(AnnotateSettings)}
+    values.update(
         input=str(args.input),
         output=str(args.output),
         input_format=args.input_format or guess_input_format(args.input),
-        output_format=args.output_format,
-        text_field=args.text_field,
-        shard_size=args.shard_size,
-        batch_size=args.batch_size,
-        trf_data=args.trf_data,
-        vectors=args.vectors,
         code=tuple(args.code),
-        engine=args.engine,
-        n_process=args.n_process,
-        threads_per_worker=args.threads_per_worker,
-        gpu=args.gpu,
-        ray_address=args.ray_address,
-        ray_num_cpus=args.ray_num_cpus,
-        ray_num_gpus=args.ray_num_gpus,
-        progress=args.progress,
     )
+    return AnnotateSettings(**values)
 
 
 def run(args: argparse.Namespace) -> int:

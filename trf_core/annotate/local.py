@@ -14,8 +14,8 @@ import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from .manifest import AnnotateError
 from .records import ShardTask
@@ -40,21 +40,6 @@ def _run_task(task: ShardTask) -> ShardResult:
     return annotate_shard(_WORKER["nlp"], _WORKER["columns"], _WORKER["settings"], task)
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the children spawned inside the block; restore them after."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_local(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
     """Each finished shard's result, as soon as it is written (in any order)."""
     if not tasks:
@@ -74,7 +59,8 @@ def _run_pool(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterato
     n_workers = min(settings.n_process, len(tasks))
     threads = threads_for(settings.n_process, settings.threads_per_worker)
     context = multiprocessing.get_context("spawn")
-    with _environment(thread_environment(threads)):
+    # The children spawned inside inherit the thread bounds; this process gets its own back.
+    with mock.patch.dict(os.environ, thread_environment(threads)):
         executor = ProcessPoolExecutor(
             n_workers, mp_context=context, initializer=_init_worker, initargs=(settings, threads)
         )
