@@ -11,6 +11,9 @@ user waits for it):
 - ``ray-1``, ``ray-2``: the Ray engine with 1 and 2 actors on a local Ray instance started once
   beforehand (``ray.init(num_cpus=CORES)``: its start is not counted, as on an existing cluster).
 
+Before the timed runs, each contender's fixed cost (its seconds on a 4-sentence corpus: loading,
+spawning, actor start) is measured apart and shown beside the rates, not subtracted from them.
+
 Torch threads: ``--threads`` (default: the cores) for one worker and for ``bare``; two workers
 get half each, so no contender uses more threads than there are cores. Contenders run in turns,
 rotating the order across ``--repeats``; the table gives medians, the ratio to ``bare``, the
@@ -192,13 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {result['words'] / result['seconds']:,.0f} words/s "
                       f"({result['seconds']:.1f}s; load {load_average()})", flush=True)  # fmt: skip
         report = summarize(runs, threads, pipeline, args, loads)
+        # Measured apart, under whatever load there was then: context, not a correction.
         report["startup_seconds"] = startup
-        report["steady_words_per_s"] = {
-            name: statistics.median(
-                r["words"] / max(r["seconds"] - startup[name], 1e-9) for r in results
-            )
-            for name, results in runs.items()
-        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
@@ -254,11 +252,11 @@ def print_table(report: dict[str, Any]) -> None:
     cores, loads = report["machine"]["cores"], report["load_averages"]
     print(f"\n{report['words']:,} words ({report['sentences']:,} sentences), {cores} cores")
     print(f"load averages (1/5/15 min) before and after each contender: {loads}")
-    steady, startup = report["steady_words_per_s"], report["startup_seconds"]
-    print(f"{'contender':<10} {'words/s':>9} {'x bare':>7} {'startup s':>10} {'steady w/s':>11}")
+    startup = report["startup_seconds"]
+    print(f"{'contender':<10} {'words/s':>9} {'x bare':>7} {'startup s':>10}")
     for name, rate in rates.items():
         ratio = f"{rate / base:.2f}" if base else "-"
-        print(f"{name:<10} {rate:>9,.0f} {ratio:>7} {startup[name]:>10.1f} {steady[name]:>11,.0f}")
+        print(f"{name:<10} {rate:>9,.0f} {ratio:>7} {startup[name]:>10.1f}")
     for kind, value in report["scaling_efficiency_2_workers"].items():
         print(f"scaling efficiency, 2 {kind} workers: {value:.2f} (1.00 = perfect)")
 
