@@ -235,3 +235,18 @@ def test_vectors_are_the_docs_and_tokens_vectors(tmp_path: Path) -> None:
         else:
             assert row["vector"] is None and row["token_vectors"] is None
     assert sum(row["vector"] is not None for row in rows) == 6
+
+
+def test_parquet_fields_of_any_type_reach_a_docbin(toy_pipeline: Path, tmp_path: Path) -> None:
+    import datetime
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    pq.write_table(pa.table({"text": ["Eat ham now"], "when": [when]}), tmp_path / "in.parquet")
+    summary = annotate(settings(toy_pipeline, tmp_path / "in.parquet", tmp_path / "out",
+                                input_format="parquet", output_format="docbin"))  # fmt: skip
+    assert (summary.docs, summary.errors) == (1, 0)
+    nlp = spacy.load(toy_pipeline)
+    (doc,) = DocBin().from_disk(tmp_path / "out" / "shard-000000.spacy").get_docs(nlp.vocab)
+    assert doc.user_data["annotate"] == {"line": 1, "fields": {"when": str(when)}}

@@ -119,7 +119,9 @@ def _docbin_bytes(docs: Sequence[tuple[Doc, Record]], trf_data: bool) -> bytes:
         if not trf_data:
             for key in [k for k in doc.user_data if _is_trf_data(k)]:
                 del doc.user_data[key]
-        doc.user_data[USER_DATA_KEY] = {"line": record.line, "fields": record.fields}
+        # As JSON would hold them: a Parquet timestamp or decimal must not stop msgpack.
+        fields = json.loads(json.dumps(record.fields, default=str))
+        doc.user_data[USER_DATA_KEY] = {"line": record.line, "fields": fields}
         docbin.add(doc)
     return docbin.to_bytes()
 
