@@ -177,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         if any(n.startswith("ray") for n in names):
             import ray
 
+            # Ray starts its workers with a raised niceness (nice 19 here, from this nice-5
+            # driver): on a shared machine the actors would get only leftover CPU time, unlike
+            # the local workers. Same priority for every contender.
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=threads, include_dashboard=False, log_to_driver=False)
         startup = measure_startup(names, pipeline, work, args, threads)
         runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
