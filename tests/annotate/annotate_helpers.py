@@ -1,0 +1,53 @@
+"""Helpers of the annotate tests (a module of its own: conftest.py puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trf_core.annotate.settings import AnnotateSettings
+
+CODE = Path(__file__).with_name("annotate_code.py")
+
+TEXTS = [
+    "I like green eggs",
+    "Eat ham now",
+    "We eat green ham",
+    "They like eggs",
+    "Green eggs and ham",
+    "",
+    "I eat",
+]
+
+
+def write_jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def good_corpus(path: Path, n: int = 20) -> Path:
+    rows = [{"text": TEXTS[i % len(TEXTS)], "id": f"doc{i}", "n": i} for i in range(n)]
+    return write_jsonl(path, [json.dumps(row) for row in rows])
+
+
+def settings(pipeline: Path, input: Path, output: Path, /, **options: object) -> AnnotateSettings:
+    """Small shards, no progress output, the test components; ``options`` override anything."""
+    values: dict[str, object] = {
+        "pipeline": str(pipeline),
+        "input": str(input),
+        "output": str(output),
+        "progress": "none",
+        "code": (str(CODE),),
+        "shard_size": 3,
+    }
+    values.update(options)
+    return AnnotateSettings(**values)  # type: ignore[arg-type]
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def output_files(folder: Path) -> dict[str, bytes]:
+    """Every file of an output folder (hidden temporaries included) by name, with its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
