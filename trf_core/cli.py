@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "plugins": "trf_core.cli_plugins",
     "init-config": "trf_core.cli_init_config",
     "new-plugin": "trf_core.scaffold",
+    "export-onnx": "trf_core.cli_export_onnx",
 }
 """Subcommand -> the module implementing it (``HELP``, ``configure``, ``run``)."""
 
