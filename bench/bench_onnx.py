@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import spacy
     import torch
-
     from trf_onnx.export import export_pipeline
 
     torch.set_num_threads(args.threads)
