@@ -10,18 +10,25 @@ contract's serialization attributes are bound to, as trf-hf binds its own to its
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 from spacy.tokens import Doc
 from thinc.api import Model
-from thinc.types import Ints2d, Ragged
+from thinc.types import Ints2d
 
 from trf_core.align import align_batch
-from trf_core.data import FullTransformerBatch, ModelOutput, WordpieceBatch
+from trf_core.data import FullTransformerBatch, ModelOutput
 from trf_core.types import SpanGetter
+from trf_core.wordpiece_backend import (
+    count_pieces,
+    doc_spans,
+    empty_batch,
+    warn_if_truncated,
+    window_size,
+    wordpieces_on,
+)
 
 from . import files as onnx_files
 from .errors import TRAINING_MESSAGE, TrainingNotSupportedError, UnsupportedSettingError
@@ -210,20 +217,7 @@ class _PieceCounter:
         self.get_spans = get_spans
 
     def __call__(self, docs: list[Doc]) -> list[int]:
-        tokenizer = self.state.tokenizer
-        if tokenizer is None:
-            return [2 + (4 * sum(1 for t in doc if not t.is_space)) // 3 for doc in docs]
-        spans = [list(doc_spans) for doc_spans in self.get_spans(docs)]
-        texts = [span.text for doc_spans in spans for span in doc_spans]
-        if not texts:
-            return [0] * len(docs)
-        lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-        counts: list[int] = []
-        start = 0
-        for doc_spans in spans:
-            counts.append(sum(lengths[start : start + len(doc_spans)]))
-            start += len(doc_spans)
-        return counts
+        return count_pieces(self.state.tokenizer, self.get_spans, docs)
 
 
 def _bind_attrs(model: BackendModel) -> None:
@@ -261,18 +255,6 @@ def _init(model: BackendModel, X: Any = None, Y: Any = None) -> None:
     get_state(model)
 
 
-def _window_size(model: BackendModel, meta: onnx_files.ExportMeta) -> int:
-    window = int(model.attrs["window"])
-    if window == 0:
-        return int(meta.max_length)
-    if window > meta.max_length:
-        raise ValueError(
-            f"window = {window} wordpieces is more than this model accepts ({meta.max_length}); "
-            f"set window to at most {meta.max_length}, or 0 for the maximum"
-        )
-    return window
-
-
 def _check_settings(model: BackendModel, meta: onnx_files.ExportMeta) -> bool:
     """Whether to return hidden states; a clear error for what the export cannot give."""
     if model.attrs.get("output_attentions"):
@@ -300,18 +282,16 @@ def _forward(
     state = get_state(model)
     meta = cast(onnx_files.ExportMeta, state.meta)
     wants_hidden = _check_settings(model, meta)
-    get_spans: SpanGetter = model.attrs["get_spans"]
-    spans = [list(doc_spans) for doc_spans in get_spans(docs)]
-    if len(spans) != len(docs):
-        raise ValueError(
-            f"the span getter returned spans for {len(spans)} docs, but got {len(docs)}; "
-            "it must return one list of spans per doc"
-        )
+    spans = doc_spans(model.attrs["get_spans"], docs)
     doc_lengths = [len(doc) for doc in docs]
-    flat_spans = [span for doc_spans in spans for span in doc_spans]
+    flat_spans = [span for spans_of_doc in spans for span in spans_of_doc]
     if not flat_spans:
-        return _empty_batch(model, meta, spans, doc_lengths, wants_hidden), _no_backprop
-    window = _window_size(model, meta)
+        n_states = meta.num_hidden_layers + 1 if wants_hidden else None
+        empty = empty_batch(
+            model.ops, spans, doc_lengths, meta.hidden_size, meta.has_pooler, n_states
+        )
+        return empty, _no_backprop
+    window = window_size(int(model.attrs["window"]), int(meta.max_length))
     plan = plan_windows(
         state.tokenizer,
         flat_spans,
@@ -319,14 +299,7 @@ def _forward(
         stride=int(model.attrs["stride"]),
         truncate=bool(model.attrs["truncate"]),
     )
-    if plan.n_truncated_spans:
-        warnings.warn(
-            f"trf-onnx truncated {plan.n_truncated_spans} of {len(flat_spans)} spans to "
-            f"{window} wordpieces, dropping {plan.n_dropped_pieces} wordpieces: the tokens they "
-            "covered get no vectors. Set truncate = false to run long spans in overlapping "
-            "windows instead.",
-            stacklevel=2,
-        )
+    warn_if_truncated("trf-onnx", plan, len(flat_spans), window)
     names = [LAST] + ([POOLED] if meta.has_pooler else [])
     if wants_hidden:
         names += [hidden_state_name(i) for i in range(meta.num_hidden_layers + 1)]
@@ -342,7 +315,7 @@ def _forward(
         )
     batch = FullTransformerBatch(
         spans=spans,
-        wordpieces=_wordpieces_to_xp(model, plan.wordpieces),
+        wordpieces=wordpieces_on(ops, plan.wordpieces),
         model_output=model_output,
         align=align_batch(spans, cast(list[Ints2d], plan.offsets), plan.span_width, doc_lengths),
         doc_lengths=doc_lengths,
@@ -352,44 +325,3 @@ def _forward(
 
 def _no_backprop(d_docs: Any) -> list[Any]:
     raise TrainingNotSupportedError(TRAINING_MESSAGE)
-
-
-def _wordpieces_to_xp(model: BackendModel, wordpieces: WordpieceBatch) -> WordpieceBatch:
-    ops = model.ops
-    return WordpieceBatch(
-        strings=wordpieces.strings,
-        input_ids=ops.asarray2i(wordpieces.input_ids),
-        attention_mask=ops.asarray2i(wordpieces.attention_mask),
-        lengths=wordpieces.lengths,
-        token_type_ids=(
-            None if wordpieces.token_type_ids is None else ops.asarray2i(wordpieces.token_type_ids)
-        ),
-    )
-
-
-def _empty_batch(
-    model: BackendModel,
-    meta: onnx_files.ExportMeta,
-    spans: list[list[Any]],
-    doc_lengths: list[int],
-    wants_hidden: bool,
-) -> FullTransformerBatch:
-    """A batch whose docs hold no spans: no rows, every token aligned to nothing."""
-    ops = model.ops
-    width = int(meta.hidden_size)
-    model_output = ModelOutput()
-    model_output["last_hidden_state"] = ops.alloc3f(0, 0, width)
-    if meta.has_pooler:
-        model_output["pooler_output"] = ops.alloc2f(0, width)
-    if wants_hidden:
-        model_output["hidden_states"] = tuple(
-            ops.alloc3f(0, 0, width) for _ in range(meta.num_hidden_layers + 1)
-        )
-    align = Ragged(ops.alloc1i(0), ops.alloc1i(sum(doc_lengths)))
-    return FullTransformerBatch(
-        spans=spans,
-        wordpieces=WordpieceBatch.empty(ops.xp),
-        model_output=model_output,
-        align=align,
-        doc_lengths=doc_lengths,
-    )
