@@ -21,7 +21,14 @@ from spacy.training import Example
 from trf_onnx import TrainingNotSupportedError, UnsupportedSettingError
 from trf_onnx.backend import build_onnx_backend
 
-from trf_core.testing.pipelines import DOC_SPANS, TAGGED, listener_cfg, tagger_cfg, whole_docs
+from trf_core.testing.pipelines import (
+    DOC_SPANS,
+    NULL_SETTER,
+    TAGGED,
+    listener_cfg,
+    tagger_cfg,
+    whole_docs,
+)
 
 TEXTS = ["I like green eggs", "", "the quick brown fox jumps over the lazy dog " * 3, "Eat ham now"]
 
@@ -37,7 +44,9 @@ def _model_cfg(path: Path, **settings: Any) -> dict[str, Any]:
 
 def _pipeline(path: Path, frozen: bool = False, **settings: Any) -> Language:
     nlp = spacy.blank("en")
-    nlp.add_pipe("transformer", config={"model": _model_cfg(path, **settings), "frozen": frozen})
+    setter = {"@annotation_setters": NULL_SETTER}  # the core's testing one: no trf-setters needed
+    config = {"model": _model_cfg(path, **settings), "frozen": frozen, "annotation_setter": setter}
+    nlp.add_pipe("transformer", config=config)
     nlp.add_pipe("tagger", config=tagger_cfg(listener_cfg()))
     return nlp
 
@@ -105,9 +114,8 @@ def _params(model: Any) -> list[Any]:
 
 
 def test_mixed_precision_is_refused(toy_export: Path) -> None:
-    nlp = spacy.blank("en")
     with pytest.raises(UnsupportedSettingError, match="--quantize int8"):
-        nlp.add_pipe("transformer", config={"model": _model_cfg(toy_export, mixed_precision=True)})
+        _pipeline(toy_export, mixed_precision=True)
 
 
 def test_attentions_are_refused(toy_export: Path) -> None:
