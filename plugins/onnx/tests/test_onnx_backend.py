@@ -270,3 +270,27 @@ def test_importing_the_plugin_loads_no_runtime() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_pipeline_without_trf_onnx_says_what_to_install(toy_export: Path) -> None:
+    """An exported config where trf-onnx is missing (here: blocked) names the distribution."""
+    import os
+
+    block = {
+        "@architectures": "trf.ONNXTransformerModel.v1",
+        "name": str(toy_export),
+        "get_spans": {"@span_getters": DOC_SPANS},
+    }
+    code = (
+        "import spacy, trf_core\n"
+        "try:\n"
+        f"    spacy.util.registry.resolve({{'m': {block!r}}})\n"
+        "except Exception as err:\n"
+        "    print(type(err).__name__, err)\n"
+    )
+    env = {**os.environ, "TRF_DISABLE_PLUGINS": "trf-onnx"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("MissingDistributionError")
+    assert "provided by the distribution trf-onnx" in done.stdout
