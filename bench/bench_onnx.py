@@ -4,8 +4,9 @@ Exports the pipeline with ``trf-core export-onnx`` (fp32, and ``--quantize int8`
 EWT test text:
 
 - equivalence: every doc through trf-hf and the fp32 export; the largest absolute difference of
-  the last hidden state (and of every hidden layer when a listener reads them), and whether every
-  component's predictions (tags, POS, morphs, heads, deps, entities) are identical;
+  the last hidden state, and whether every component's predictions (tags, POS, morphs, heads,
+  deps, entities) are identical; then every hidden layer, asked for on both backends, on the first
+  ``--hidden-texts`` texts;
 - accuracy (with ``--eval-docbin``): ``nlp.evaluate`` of all three on the gold test set;
 - speed: ``nlp.pipe(texts, batch_size)`` of all three in ONE process, **in turns** (each
   repetition runs every contender once, in a rotating order), medians and ratios; torch gets
@@ -100,30 +101,49 @@ def predictions(doc: Any) -> tuple[Any, ...]:
 def equivalence(hf: Any, onnx: Any, texts: list[str], batch_size: int) -> dict[str, Any]:
     import numpy
 
-    worst_last = worst_hidden = 0.0
+    worst_last = 0.0
     same_docs = same_tags = tokens = 0
     for a, b in zip(hf.pipe(texts, batch_size=batch_size), onnx.pipe(texts, batch_size=batch_size)):
         ta, tb = a._.trf_data, b._.trf_data
         if ta.tensors and ta.tensors[0].size:
             last = numpy.abs(numpy.asarray(ta.tensors[0]) - numpy.asarray(tb.tensors[0]))
             worst_last = max(worst_last, float(last.max()))
-            for x, y in zip(
-                ta.model_output.get("hidden_states") or (),
-                tb.model_output.get("hidden_states") or (),
-            ):
-                diff = numpy.abs(numpy.asarray(x) - numpy.asarray(y))
-                worst_hidden = max(worst_hidden, float(diff.max()))
         same_docs += predictions(a) == predictions(b)
         same_tags += sum(x.tag_ == y.tag_ for x, y in zip(a, b))
         tokens += len(a)
     return {
         "max_abs_last_hidden_state": worst_last,
-        "max_abs_hidden_states": worst_hidden,
         "docs_with_identical_predictions": same_docs,
         "docs": len(texts),
         "identical_tags": same_tags,
         "tokens": tokens,
     }
+
+
+def hidden_equivalence(hf: Any, onnx: Any, texts: list[str]) -> dict[str, Any]:
+    """Every hidden layer asked for on both backends (as a layer-mixing listener would)."""
+    import numpy
+
+    backends = [nlp.get_pipe("transformer").model for nlp in (hf, onnx)]
+    saved = [b.attrs.get("output_hidden_states", False) for b in backends]
+    worst, arrays, layers = 0.0, 0, 0
+    try:
+        for backend in backends:
+            backend.attrs["output_hidden_states"] = True
+        for a, b in zip(hf.pipe(texts, batch_size=64), onnx.pipe(texts, batch_size=64)):
+            states_a = a._.trf_data.model_output.get("hidden_states") or ()
+            states_b = b._.trf_data.model_output.get("hidden_states") or ()
+            if len(states_a) != len(states_b):
+                raise AssertionError(f"{len(states_a)} hidden states vs {len(states_b)}")
+            layers = len(states_a)
+            for x, y in zip(states_a, states_b):
+                if x.size:
+                    diff = numpy.abs(numpy.asarray(x) - numpy.asarray(y))
+                    worst, arrays = max(worst, float(diff.max())), arrays + 1
+    finally:
+        for backend, value in zip(backends, saved):
+            backend.attrs["output_hidden_states"] = value
+    return {"max_abs_all_hidden_states": worst, "arrays": arrays, "layers": layers}
 
 
 def accuracy(nlp: Any, docbin: Path) -> dict[str, Any]:
@@ -157,6 +177,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="use the first N texts")
+    parser.add_argument(
+        "--hidden-texts", type=int, default=600, help="texts for the every-layer comparison"
+    )
     parser.add_argument("--onnx-python", default=None, help="python of a venv without torch")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the exports here")
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "onnx.json")
@@ -205,7 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(texts)} texts, {words} words; load {os.getloadavg()}", flush=True)
     report["equivalence_fp32"] = equivalence(load["trf_hf"], load["onnx_fp32"], texts, 64)
     report["equivalence_int8"] = equivalence(load["trf_hf"], load["onnx_int8"], texts, 64)
-    print(json.dumps(report["equivalence_fp32"]), flush=True)
+    hidden_texts = texts[: args.hidden_texts]
+    report["hidden_states_fp32"] = hidden_equivalence(
+        load["trf_hf"], load["onnx_fp32"], hidden_texts
+    )
+    report["hidden_states_fp32"]["texts"] = len(hidden_texts)
+    print(json.dumps(report["equivalence_fp32"]), json.dumps(report["hidden_states_fp32"]))
     if args.eval_docbin and "accuracy" not in args.skip:
         report["accuracy"] = {k: accuracy(nlp, args.eval_docbin) for k, nlp in load.items()}
         print(json.dumps(report["accuracy"]), flush=True)
@@ -248,10 +276,15 @@ def print_table(report: dict[str, Any]) -> None:
     )
     eq = report["equivalence_fp32"]
     print(
-        f"fp32 vs trf-hf: max |last hidden state| diff {eq['max_abs_last_hidden_state']:.2e}, "
-        f"hidden states {eq['max_abs_hidden_states']:.2e}; identical predictions in "
+        f"fp32 vs trf-hf: max |last hidden state| diff {eq['max_abs_last_hidden_state']:.2e}; "
+        "identical predictions in "
         f"{eq['docs_with_identical_predictions']}/{eq['docs']} docs, tags "
         f"{eq['identical_tags']}/{eq['tokens']}"
+    )
+    hs = report["hidden_states_fp32"]
+    print(
+        f"fp32 vs trf-hf, every hidden layer ({hs['layers']}) on the first {hs['texts']} texts: "
+        f"max |diff| {hs['max_abs_all_hidden_states']:.2e}"
     )
     eq8 = report["equivalence_int8"]
     print(
