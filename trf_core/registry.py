@@ -32,6 +32,7 @@ _TRF_HF = "trf-hf"
 _SPAN_GETTERS = "trf-span-getters"
 _SETTERS = "trf-setters"
 _POOLERS = "trf-poolers"
+_ONNX = "trf-onnx"
 
 FIRST_PARTY: dict[tuple[str, str], str] = {
     **{
@@ -52,6 +53,7 @@ FIRST_PARTY: dict[tuple[str, str], str] = {
         for arch in ("TransformerModel", "Tok2VecTransformer")
         for version in (1, 2, 3)
     },
+    ("architectures", "trf.ONNXTransformerModel.v1"): _ONNX,
     **{
         ("layers", f"trf.{pooler}.v1"): _POOLERS
         for pooler in (

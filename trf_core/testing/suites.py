@@ -198,6 +198,10 @@ class BackendTests:
     max_examples: ClassVar[int] = 8
     check_hidden_states: ClassVar[bool] = True
     """Also check outputs with ``attrs["output_hidden_states"] = True``."""
+    inference_only: ClassVar[bool] = False
+    """Set for a backend that cannot train (e.g. ONNX Runtime): ``test_backprop`` then checks
+    that a training pass raises ``NotImplementedError`` with a message, finite differences are
+    skipped, and empty docs are checked without a training pass."""
 
     @pytest.fixture
     def backend(self) -> Model:
@@ -233,16 +237,24 @@ class BackendTests:
         self._run(checks.backend_batch_invariance, backend)
 
     def test_backprop(self, backend: Model) -> None:
-        self._run(checks.backend_backprop, backend)
+        if self.inference_only:
+            self._run(checks.backend_refuses_training, backend)
+        else:
+            self._run(checks.backend_backprop, backend)
 
     def test_finite_differences(self, backend: Model) -> None:
+        if self.inference_only:
+            pytest.skip("inference_only = True: no gradients (test_backprop checks the refusal)")
         model = checks.resolve_backend(backend)
         checks.run_on_batches(
             lambda docs: checks.backend_finite_differences(model, docs), max_examples=0
         )
 
     def test_empty_docs(self, backend: Model) -> None:
-        self._run(checks.backend_empty_docs, backend)
+        if self.inference_only:
+            self._run(checks.backend_empty_docs_inference, backend)
+        else:
+            self._run(checks.backend_empty_docs, backend)
 
     def test_listener_attrs(self, backend: Model) -> None:
         checks.backend_listener_attrs(backend, [])

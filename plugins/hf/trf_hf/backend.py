@@ -20,8 +20,15 @@ from thinc.shims import Shim
 from thinc.types import ArgsKwargs, Ragged
 
 from trf_core import backend_contract as contract
-from trf_core.data import FullTransformerBatch, ModelOutput, WordpieceBatch
+from trf_core.data import FullTransformerBatch, ModelOutput
 from trf_core.types import BackendModel, SpanGetter
+from trf_core.wordpiece_backend import (
+    count_pieces,
+    doc_spans,
+    empty_batch,
+    warn_if_truncated,
+    window_size,
+)
 
 from . import serialize
 from .loading import (
@@ -268,28 +275,7 @@ class _PieceCounter:
         self.get_spans = get_spans
 
     def __call__(self, docs: list[Doc]) -> list[int]:
-        tokenizer = self.shim.tokenizer
-        if tokenizer is None or not getattr(tokenizer, "is_fast", False):
-            return [2 + (4 * sum(1 for t in doc if not t.is_space)) // 3 for doc in docs]
-        spans = [list(doc_spans) for doc_spans in self.get_spans(docs)]
-        texts = [span.text for doc_spans in spans for span in doc_spans]
-        if not texts:
-            return [0] * len(docs)
-        encoded = tokenizer(
-            texts,
-            add_special_tokens=True,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            truncation=False,
-            verbose=False,
-        )
-        lengths = [len(ids) for ids in encoded["input_ids"]]
-        counts: list[int] = []
-        start = 0
-        for doc_spans in spans:
-            counts.append(sum(lengths[start : start + len(doc_spans)]))
-            start += len(doc_spans)
-        return counts
+        return count_pieces(self.shim.tokenizer, self.get_spans, docs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _PieceCounter:
         return self
@@ -337,15 +323,7 @@ def max_input_length(tokenizer: Any, config: Any) -> int:
 
 def _window_size(model: BackendModel, shim: HFBackendShim) -> int:
     limit = max_input_length(shim.tokenizer, shim.transformer.config)
-    window = int(model.attrs["window"])
-    if window == 0:
-        return limit
-    if window > limit:
-        raise ValueError(
-            f"window = {window} wordpieces is more than this model accepts ({limit}); "
-            f"set window to at most {limit}, or 0 for the maximum"
-        )
-    return window
+    return window_size(int(model.attrs["window"]), limit)
 
 
 def _forward(
@@ -354,13 +332,7 @@ def _forward(
     from .pieces import plan_windows
 
     shim = get_shim(model)
-    get_spans: SpanGetter = model.attrs["get_spans"]
-    spans = [list(doc_spans) for doc_spans in get_spans(docs)]
-    if len(spans) != len(docs):
-        raise ValueError(
-            f"the span getter returned spans for {len(spans)} docs, but got {len(docs)}; "
-            "it must return one list of spans per doc"
-        )
+    spans = doc_spans(model.attrs["get_spans"], docs)
     doc_lengths = [len(doc) for doc in docs]
     flat_spans = [span for doc_spans in spans for span in doc_spans]
     if not flat_spans:
@@ -372,14 +344,7 @@ def _forward(
         stride=int(model.attrs["stride"]),
         truncate=bool(model.attrs["truncate"]),
     )
-    if plan.n_truncated_spans:
-        warnings.warn(
-            f"trf-hf truncated {plan.n_truncated_spans} of {len(flat_spans)} spans to "
-            f"{_window_size(model, shim)} wordpieces, dropping {plan.n_dropped_pieces} "
-            "wordpieces: the tokens they covered get no vectors. Set truncate = false to run "
-            "long spans in overlapping windows instead.",
-            stacklevel=2,
-        )
+    warn_if_truncated("trf-hf", plan, len(flat_spans), _window_size(model, shim))
     inputs = _torch_inputs(model, shim, plan)
     output, torch_backprop = shim(inputs, is_train)
     model_output, torch_tensors = _model_output(model, output)
@@ -488,20 +453,7 @@ def _empty_batch(
     doc_lengths: list[int],
 ) -> FullTransformerBatch:
     """A batch whose docs hold no spans: no rows, every token aligned to nothing."""
-    ops = model.ops
     config = shim.transformer.config
-    n_states = int(config.num_hidden_layers) + 1 if contract.wants_hidden_states(model) else 0
-    model_output = ModelOutput.empty(
-        int(config.hidden_size),
-        n_hidden_states=n_states,
-        pooler=getattr(shim.transformer, "pooler", None) is not None,
-        xp=ops.xp,
-    )
-    align = Ragged(ops.alloc1i(0), ops.alloc1i(sum(doc_lengths)))
-    return FullTransformerBatch(
-        spans=spans,
-        wordpieces=WordpieceBatch.empty(ops.xp),
-        model_output=model_output,
-        align=align,
-        doc_lengths=doc_lengths,
-    )
+    n_states = int(config.num_hidden_layers) + 1 if contract.wants_hidden_states(model) else None
+    has_pooler = getattr(shim.transformer, "pooler", None) is not None
+    return empty_batch(model.ops, spans, doc_lengths, int(config.hidden_size), has_pooler, n_states)

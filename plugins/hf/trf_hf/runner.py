@@ -1,8 +1,9 @@
 """The torch side: run the windows through the transformer and reassemble whole spans.
 
 Windows run in groups of similar length, each cut to its own longest window
-(:func:`length_groups`): a batch of texts in file order would otherwise spend most of its
-compute on padding (bench/bench_throughput.py measures how much).
+(:func:`trf_core.windowing.length_groups`, importable from here too): a batch of texts in file
+order would otherwise spend most of its compute on padding (bench/bench_throughput.py measures
+how much).
 
 Reassembly is plain differentiable indexing, so autograd routes each span position's gradient
 back to the one window it was taken from, for the last hidden state and every hidden layer alike.
@@ -11,12 +12,16 @@ This module imports torch at module level; only the backend's build functions im
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from thinc.shims import PyTorchShim
 from thinc.types import ArgsKwargs
+
+from trf_core.windowing import length_groups
+
+__all__ = ["HFShim", "SpanRunner", "length_groups"]
 
 
 class SpanRunner(torch.nn.Module):  # type: ignore[misc]
@@ -62,28 +67,6 @@ class SpanRunner(torch.nn.Module):  # type: ignore[misc]
                 for a in out["attentions"]
             )
         return result
-
-
-def length_groups(
-    lengths: Sequence[int], slack: float = 0.5, min_slack: int = 16
-) -> list[list[int]]:
-    """Window indices grouped by real length, shortest first, so each group pads little.
-
-    A group takes windows up to ``first + max(min_slack, slack * first)`` pieces long, where
-    ``first`` is its shortest window. Padding per window stays within that slack while the
-    number of model calls stays small (a handful per batch): each call has a fixed cost, and
-    on a busy machine every parallel op in it waits for the slowest thread, so many tiny calls
-    lose what they save in padding.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    groups: list[list[int]] = []
-    limit = -1
-    for i in order:
-        if not groups or lengths[i] > limit:
-            groups.append([])
-            limit = lengths[i] + max(min_slack, int(slack * lengths[i]))
-        groups[-1].append(i)
-    return groups
 
 
 def _run_grouped(

@@ -42,13 +42,16 @@ from .annotation_setters import (
 )
 from .backends import (
     BACKEND_CHECKS,
+    INFERENCE_ONLY_CHECKS,
     backend_alignment_invariants,
     backend_aligns_every_token,
     backend_backprop,
     backend_batch_invariance,
     backend_empty_docs,
+    backend_empty_docs_inference,
     backend_finite_differences,
     backend_listener_attrs,
+    backend_refuses_training,
     backend_returns_batch,
     backend_serialization,
     check_backend,
@@ -80,6 +83,7 @@ from .span_getters import (
 
 __all__ = [
     "BACKEND_CHECKS",
+    "INFERENCE_ONLY_CHECKS",
     "POOLER_CHECKS",
     "SETTER_CHECKS",
     "SPAN_GETTER_CHECKS",
@@ -89,8 +93,10 @@ __all__ = [
     "backend_backprop",
     "backend_batch_invariance",
     "backend_empty_docs",
+    "backend_empty_docs_inference",
     "backend_finite_differences",
     "backend_listener_attrs",
+    "backend_refuses_training",
     "backend_returns_batch",
     "backend_serialization",
     "check_annotation_setter",

@@ -408,11 +408,20 @@ def backend_finite_differences(model: Model, docs: list[Doc]) -> None:
 
 def backend_empty_docs(model: Model, docs: list[Doc]) -> None:
     """Empty docs get data with no rows, in a batch of their own or mixed with others."""
+    _check_empty_docs(model, docs, is_train=True)
+
+
+def backend_empty_docs_inference(model: Model, docs: list[Doc]) -> None:
+    """:func:`backend_empty_docs` for an inference-only backend: no training pass, no backprop."""
+    _check_empty_docs(model, docs, is_train=False)
+
+
+def _check_empty_docs(model: Model, docs: list[Doc], is_train: bool) -> None:
     empty = empty_doc_beside(docs)
     if empty is None:
         return
     for batch_docs in ([empty], [empty, empty], [empty, *docs[:2]]):
-        batch, backprop = _run_backend(model, batch_docs, is_train=True)
+        batch, backprop = _run_backend(model, batch_docs, is_train=is_train)
         for i, (doc, data) in enumerate(zip(batch_docs, batch.doc_data)):
             if len(doc) == 0 and (
                 int(data.align.lengths.shape[0]) != 0 or int(data.align.dataXd.shape[0]) != 0
@@ -424,7 +433,44 @@ def backend_empty_docs(model: Model, docs: list[Doc]) -> None:
                     f"empty doc {i} has align lengths {data.align.lengths.tolist()}",
                     "give docs without spans TransformerData.empty(len(doc))",
                 )
-        backprop(_random_doc_grads(batch, 2))
+        if is_train:
+            backprop(_random_doc_grads(batch, 2))
+
+
+def backend_refuses_training(model: Model, docs: list[Doc]) -> None:
+    """An inference-only backend refuses a training pass with ``NotImplementedError``.
+
+    A backend that cannot compute gradients (ONNX Runtime, a frozen export) must say so when
+    ``begin_update`` runs, rather than return a batch whose backprop silently does nothing:
+    otherwise the downstream components would train against a transformer that never learns.
+    """
+    try:
+        model(docs, is_train=True)
+    except NotImplementedError as err:
+        if not str(err).strip():
+            raise ContractViolation(
+                "backend",
+                "an inference-only backend's refusal to train says what to do instead",
+                _describe_docs(docs),
+                "it raised NotImplementedError without a message",
+                "name the backend and how to train (e.g. with the backend it was exported from)",
+            ) from err
+        return
+    except Exception as err:
+        raise ContractViolation(
+            "backend",
+            "an inference-only backend refuses is_train=True with NotImplementedError",
+            _describe_docs(docs),
+            f"it raised {err.__class__.__name__}: {err}",
+            "raise NotImplementedError (or a subclass) from the forward pass when is_train",
+        ) from err
+    raise ContractViolation(
+        "backend",
+        "an inference-only backend refuses is_train=True with NotImplementedError",
+        _describe_docs(docs),
+        "the training pass ran without an error",
+        "raise NotImplementedError (or a subclass) from the forward pass when is_train",
+    )
 
 
 def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
@@ -475,6 +521,18 @@ BACKEND_CHECKS: dict[str, Callable[[Model, list[Doc]], None]] = {
 }
 """Check name -> invariant check every backend must pass."""
 
+INFERENCE_ONLY_CHECKS: dict[str, Callable[[Model, list[Doc]], None]] = {
+    **{
+        name: check
+        for name, check in BACKEND_CHECKS.items()
+        if name not in ("backprop", "finite_differences", "empty_docs")
+    },
+    "refuses_training": backend_refuses_training,
+    "empty_docs": backend_empty_docs_inference,
+}
+"""The checks for a backend that cannot train: the gradient checks give way to
+:func:`backend_refuses_training`, and empty docs are checked without a training pass."""
+
 
 def check_backend(
     backend: str | Model | BackendFactory,
@@ -482,6 +540,7 @@ def check_backend(
     config: Mapping[str, Any] | None = None,
     max_examples: int = 10,
     hidden_states: bool = True,
+    inference_only: bool = False,
 ) -> None:
     """Check a backend against the contract.
 
@@ -489,13 +548,15 @@ def check_backend(
         an architecture name whose configure function takes ``get_spans`` plus ``config``; the
         last two are built over overlapping spans, so the overlap invariants are exercised.
     hidden_states: also check with ``attrs["output_hidden_states"] = True``.
+    inference_only: the backend cannot train (:data:`INFERENCE_ONLY_CHECKS`).
     """
     model = resolve_backend(backend, config)
     settings_ = [False, True] if hidden_states else [False]
     for with_hidden in settings_:
         contract.request_hidden_states(model, with_hidden)
         skip = ("finite_differences", "serialization", "listener_attrs") if with_hidden else ()
-        checks = [c for name, c in BACKEND_CHECKS.items() if name not in skip]
+        table = INFERENCE_ONLY_CHECKS if inference_only else BACKEND_CHECKS
+        checks = [c for name, c in table.items() if name not in skip]
 
         def run_checks(docs: list[Doc], checks: list[Any] = checks) -> None:
             run_all(checks, model, docs)
