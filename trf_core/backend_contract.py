@@ -179,7 +179,7 @@ def model_from_disk(model: Model, path: str | Path) -> None:
 
 def count_pieces(model: Model, docs: Sequence[Doc]) -> list[int] | None:
     """Each doc's wordpiece count from the backend's ``count_pieces``; None without one."""
-    counter = cast("CountPieces | None", model.attrs.get(COUNT_PIECES))
+    counter = cast("CountPieces | None", _bound(model, COUNT_PIECES))
     if counter is None:
         return None
     lengths = [int(n) for n in counter(list(docs))]

@@ -88,11 +88,6 @@ def warn_if_truncated(backend: str, plan: WindowPlan, n_spans: int, window: int)
         )
 
 
-def wordpieces_on(ops: Ops, wordpieces: WordpieceBatch) -> WordpieceBatch:
-    """The batch's wordpieces as arrays of ``ops`` (on its device)."""
-    return wordpieces.map_arrays(ops.asarray2i)
-
-
 def empty_batch(
     ops: Ops,
     spans: list[list[Any]],

@@ -337,14 +337,15 @@ def _forward(
     flat_spans = [span for doc_spans in spans for span in doc_spans]
     if not flat_spans:
         return _empty_batch(model, shim, spans, doc_lengths), lambda d_docs: []
+    window = _window_size(model, shim)
     plan = plan_windows(
         shim.tokenizer,
         flat_spans,
-        window=_window_size(model, shim),
+        window=window,
         stride=int(model.attrs["stride"]),
         truncate=bool(model.attrs["truncate"]),
     )
-    warn_if_truncated("trf-hf", plan, len(flat_spans), _window_size(model, shim))
+    warn_if_truncated("trf-hf", plan, len(flat_spans), window)
     inputs = _torch_inputs(model, shim, plan)
     output, torch_backprop = shim(inputs, is_train)
     model_output, torch_tensors = _model_output(model, output)

@@ -21,14 +21,13 @@ from thinc.types import Ints2d
 from trf_core import backend_contract as contract
 from trf_core.align import align_batch
 from trf_core.data import FullTransformerBatch, ModelOutput
-from trf_core.types import SpanGetter
+from trf_core.types import BackendModel, SpanGetter
 from trf_core.wordpiece_backend import (
     count_pieces,
     doc_spans,
     empty_batch,
     warn_if_truncated,
     window_size,
-    wordpieces_on,
 )
 
 from . import files as onnx_files
@@ -43,8 +42,6 @@ from .runtime import (
     run_windows,
 )
 from .tokenizer import FastTokenizer
-
-BackendModel = Model[list[Doc], FullTransformerBatch]
 
 
 class OnnxState:
@@ -313,7 +310,7 @@ def _forward(
         )
     batch = FullTransformerBatch(
         spans=spans,
-        wordpieces=wordpieces_on(ops, plan.wordpieces),
+        wordpieces=plan.wordpieces.map_arrays(ops.asarray2i),
         model_output=model_output,
         align=align_batch(spans, cast(list[Ints2d], plan.offsets), plan.span_width, doc_lengths),
         doc_lengths=doc_lengths,
