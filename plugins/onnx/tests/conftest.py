@@ -4,15 +4,12 @@ pipelines trained here and exported with ``trf-core export-onnx``."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[2] / "hf" / "tests"))  # hf_models (torch tests)
 
 from onnx_models import make_toy_export
 

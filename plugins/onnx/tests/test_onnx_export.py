@@ -251,6 +251,8 @@ def test_exported_pipeline_runs_in_a_venv_without_torch(
     import trf_core
 
     root = Path(trf_core.__file__).resolve().parents[1]
+    if not (root / "core" / "pyproject.toml").is_file():
+        pytest.skip("needs the distributions' source folders (trf-core is installed from a wheel)")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
