@@ -285,6 +285,7 @@ def wheels(session: nox.Session) -> None:
         if (ROOT / rel).is_dir():
             shutil.copytree(ROOT / rel, work / rel, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest options and markers only
+    shutil.copy(ROOT / "README.md", work / "README.md")  # tests run the README's commands
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     for folder in [KERNEL, CORE, *PLUGIN_DIRS.values()]:
