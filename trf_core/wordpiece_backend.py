@@ -19,7 +19,7 @@ from thinc.types import Ragged
 
 from .data import FullTransformerBatch, ModelOutput, WordpieceBatch
 from .types import SpanGetter
-from .windowing import WindowPlan
+from .windowing import WindowPlan, plan_windows
 
 
 def doc_spans(get_spans: SpanGetter, docs: Sequence[Doc]) -> list[list[Span]]:
@@ -76,6 +76,22 @@ def window_size(window: int, limit: int) -> int:
     return window
 
 
+def plan_spans(
+    backend: str, tokenizer: Any, spans: Sequence[Span], window: int, attrs: dict[str, Any]
+) -> WindowPlan:
+    """The windows of ``spans`` under the backend's ``stride`` / ``truncate`` settings
+    (``attrs``), with the counted warning when ``truncate`` dropped wordpieces."""
+    plan = plan_windows(
+        tokenizer,
+        spans,
+        window=window,
+        stride=int(attrs["stride"]),
+        truncate=bool(attrs["truncate"]),
+    )
+    warn_if_truncated(backend, plan, len(spans), window)
+    return plan
+
+
 def warn_if_truncated(backend: str, plan: WindowPlan, n_spans: int, window: int) -> None:
     """The counted warning ``truncate = true`` owes its user when it dropped wordpieces."""
     if plan.n_truncated_spans:
@@ -84,7 +100,7 @@ def warn_if_truncated(backend: str, plan: WindowPlan, n_spans: int, window: int)
             f"wordpieces, dropping {plan.n_dropped_pieces} wordpieces: the tokens they covered "
             "get no vectors. Set truncate = false to run long spans in overlapping windows "
             "instead.",
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

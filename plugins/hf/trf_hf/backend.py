@@ -26,7 +26,7 @@ from trf_core.wordpiece_backend import (
     count_pieces,
     doc_spans,
     empty_batch,
-    warn_if_truncated,
+    plan_spans,
     window_size,
 )
 
@@ -329,23 +329,13 @@ def _window_size(model: BackendModel, shim: HFBackendShim) -> int:
 def _forward(
     model: BackendModel, docs: list[Doc], is_train: bool
 ) -> tuple[FullTransformerBatch, Callable[[Any], list[Any]]]:
-    from .pieces import plan_windows
-
     shim = get_shim(model)
     spans = doc_spans(model.attrs["get_spans"], docs)
     doc_lengths = [len(doc) for doc in docs]
     flat_spans = [span for doc_spans in spans for span in doc_spans]
     if not flat_spans:
         return _empty_batch(model, shim, spans, doc_lengths), lambda d_docs: []
-    window = _window_size(model, shim)
-    plan = plan_windows(
-        shim.tokenizer,
-        flat_spans,
-        window=window,
-        stride=int(model.attrs["stride"]),
-        truncate=bool(model.attrs["truncate"]),
-    )
-    warn_if_truncated("trf-hf", plan, len(flat_spans), window)
+    plan = plan_spans("trf-hf", shim.tokenizer, flat_spans, _window_size(model, shim), model.attrs)
     inputs = _torch_inputs(model, shim, plan)
     output, torch_backprop = shim(inputs, is_train)
     model_output, torch_tensors = _model_output(model, output)

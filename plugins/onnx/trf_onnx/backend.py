@@ -26,7 +26,7 @@ from trf_core.wordpiece_backend import (
     count_pieces,
     doc_spans,
     empty_batch,
-    warn_if_truncated,
+    plan_spans,
     window_size,
 )
 
@@ -270,8 +270,6 @@ def _check_settings(model: BackendModel, meta: onnx_files.ExportMeta) -> bool:
 def _forward(
     model: BackendModel, docs: list[Doc], is_train: bool
 ) -> tuple[FullTransformerBatch, Callable[[Any], list[Any]]]:
-    from trf_core.windowing import plan_windows
-
     if is_train:
         raise TrainingNotSupportedError(TRAINING_MESSAGE)
     state = get_state(model)
@@ -287,14 +285,7 @@ def _forward(
         )
         return empty, _no_backprop
     window = window_size(int(model.attrs["window"]), int(meta.max_length))
-    plan = plan_windows(
-        state.tokenizer,
-        flat_spans,
-        window=window,
-        stride=int(model.attrs["stride"]),
-        truncate=bool(model.attrs["truncate"]),
-    )
-    warn_if_truncated("trf-onnx", plan, len(flat_spans), window)
+    plan = plan_spans("trf-onnx", state.tokenizer, flat_spans, window, model.attrs)
     names = [LAST] + ([POOLED] if meta.has_pooler else [])
     if wants_hidden:
         names += [hidden_state_name(i) for i in range(meta.num_hidden_layers + 1)]
