@@ -12,11 +12,13 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from .install_hint import install_command
+
 HELP = "convert a pipeline trained with trf-hf into one that runs on ONNX Runtime, without torch"
 
 INSTALL_HINT = (
     "exporting to ONNX needs trf-onnx with its export extra (trf-hf, torch and onnx, at export "
-    "time only): pip install 'trf-onnx[export]'"
+    "time only): " + install_command("trf-onnx", "export")
 )
 
 

