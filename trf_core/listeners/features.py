@@ -29,11 +29,11 @@ def listener_with_features_v1(
     ``features`` any ``Model[list[Doc], list[Floats2d]]``, typically ``spacy.MultiHashEmbed.v2``
     over case-bearing attributes. Both must give one row per token, which both kinds do.
     """
-    for role, model in (("listener", listener), ("features", features)):
-        if not isinstance(model, Model):
+    for role, block in (("listener", listener), ("features", features)):
+        if not isinstance(block, Model):
             raise TypeError(
                 f"trf.ListenerWithFeatures.v1: '{role}' must be a thinc Model (a config block with "
-                f"@architectures or @layers), got {type(model).__name__}. Give it a sub-block "
+                f"@architectures or @layers), got {type(block).__name__}. Give it a sub-block "
                 f"such as [...tok2vec.{role}] in the config."
             )
     model: Model[Any, Any] = concatenate(listener, features)
