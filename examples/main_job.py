@@ -147,20 +147,22 @@ def missed_floors(scores: dict[str, float], floors: dict[str, float]) -> list[st
 def report(scores: dict[str, float], floors: dict[str, float], split: str) -> str:
     cells = ", ".join(f"{label} {scores[key]:.1f}" for key, label in SCORE_LABELS.items())
     wanted = ", ".join(f"{SCORE_LABELS[k]} >= {v:g}" for k, v in floors.items()) or "none"
-    return f"Scores on the {split}: {cells}\nFloors: {wanted}"
+    return f"Scores on the {split}: {cells}\nMinimum scores (floors): {wanted}"
 
 
 def advice(missed: list[str], budget: Budget, args: argparse.Namespace) -> str:
     return (
-        "\nFAILED: the trained pipeline is below the floors: " + "; ".join(missed) + ".\n"
+        "\nFAILED: the trained pipeline is below the minimum scores: " + "; ".join(missed) + ".\n"
         f"It trained {args.max_steps} steps of {args.batch_words}-word batches, peak learning rate "
         f"{args.learn_rate:g} (the defaults for this corpus: {budget.max_steps} steps, "
         f"{budget.batch_words} words, {budget.learn_rate:g}).\n"
         "If the dev scores in the training table stopped rising early, the model did not learn: "
         "check the learning rate (--learn-rate; 5e-05 is far too low for a few hundred steps) and "
-        "the config. If they were still rising, train longer (--max-steps) or on a quieter "
-        "machine. Scores from a shortened run (--max-steps, --test-limit) are expected to miss "
-        "the floors: give --floors none to skip the check."
+        "the config. If a single entity type is at 0, the NER never learned to predict it: check "
+        "that the config gives it capitalization (trf-core init-config --case-features ner) when "
+        "the model is uncased. If the scores were still rising, train longer (--max-steps) or on "
+        "a quieter machine. Scores from a shortened run (--max-steps, --test-limit) are "
+        "expected to miss the minimum scores: give --floors none to skip the check."
     )
 
 
@@ -229,7 +231,7 @@ def main() -> None:
     missed = missed_floors(scores, floors)
     if missed:
         raise SystemExit(advice(missed, budget, args))
-    print(f"OK: every floor reached. The trained pipeline is in {model}")
+    print(f"OK: every minimum score reached. The trained pipeline is in {model}")
 
 
 if __name__ == "__main__":
