@@ -169,11 +169,13 @@ def advice(missed: list[str], budget: Budget, args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "training" / "quickstart")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the training config")
     parser.add_argument("--sample", action="store_true", help="use the project's sample corpus")
     parser.add_argument("--max-steps", type=int, help="training steps (default: per corpus)")
     parser.add_argument("--batch-words", type=int, help="padded words per training batch")
     parser.add_argument("--learn-rate", type=float, help="peak learning rate")
     parser.add_argument("--eval-frequency", type=int, help="steps between dev evaluations")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the training")
     parser.add_argument("--dev-limit", type=int, default=40, help="dev docs scored while training")
     parser.add_argument("--test-limit", type=int, default=0, help="test docs scored (0: all)")
     parser.add_argument(
@@ -194,10 +196,11 @@ def main() -> None:
 
     run(
         [
-            sys.executable, "-m", "spacy", "train", str(CONFIG),
+            sys.executable, "-m", "spacy", "train", str(args.config),
             "--output", str(args.output),
             "--paths.train", str(corpus.train),
             "--paths.dev", str(corpus.dev),
+            "--system.seed", str(args.seed),
             "--training.max_steps", str(args.max_steps),
             "--training.eval_frequency", str(eval_frequency),
             "--training.batcher.size", str(args.batch_words),
