@@ -13,8 +13,8 @@ import numpy
 import pytest
 from thinc.api import Adam, Linear
 
-from trf_core.cli_init_config import build_base_config
-from trf_core.listeners.features import listener_with_features_v1
+from trf_core.cli.init_config import build_base_config
+from trf_core.component.listeners.features import listener_with_features_v1
 from trf_core.testing.pipelines import (
     build_nlp,
     listener_cfg,
