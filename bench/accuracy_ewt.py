@@ -9,7 +9,9 @@ the numbers compare the two libraries under one budget, they are not the model's
 
 spacy-transformers' config differs from ours in three ways only, applied here to a copy:
 ``annotation_setter`` is its ``set_extra_annotations``, and the trf-core keys ``keep``,
-``frozen``, ``window``, ``stride`` and ``truncate`` do not exist there. Both use
+``frozen``, ``learn_rate_scale``, ``window``, ``stride`` and ``truncate`` do not exist there.
+A listener with case features (``trf.ListenerWithFeatures.v1``, which the quickstart's NER
+uses) becomes its plain listener in both configs, and both train every weight at one rate. Both use
 ``spacy-transformers.null_annotation_setter.v1`` so neither pays for annotations the other skips.
 
 With ``--peer-python`` both trainings run at the same time, each with ``--threads`` torch threads,
@@ -42,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_CONFIG = REPO / "examples" / "configs" / "shared_minilm.cfg"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ewt-ud-uner"
-TRF_ONLY_COMPONENT_KEYS = ("keep", "frozen")
+TRF_ONLY_COMPONENT_KEYS = ("keep", "frozen", "learn_rate_scale")
 TRF_ONLY_MODEL_KEYS = ("window", "stride", "truncate")
 NULL_SETTER = "spacy-transformers.null_annotation_setter.v1"
 SCORES = (
@@ -82,6 +84,12 @@ def write_configs(source: Path, model_dir: Path, out: Path) -> tuple[Path, Path]
     trf = config["components"]["transformer"]
     trf["model"]["name"] = str(model_dir)
     trf["annotation_setter"] = {"@annotation_setters": NULL_SETTER}
+    trf["learn_rate_scale"] = 1.0  # one rate for every weight, as spacy-transformers has it
+    for component in config["components"].values():
+        # spacy-transformers has no trf.ListenerWithFeatures.v1: both train the plain listener
+        tok2vec = component.get("model", {}).get("tok2vec", {})
+        if tok2vec.get("@architectures") == "trf.ListenerWithFeatures.v1":
+            component["model"]["tok2vec"] = tok2vec["listener"]
     ours = out / "config_trf_core.cfg"
     config.to_disk(ours)
 

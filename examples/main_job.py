@@ -57,12 +57,20 @@ class Budget:
     learn_rate: float
     warmup_steps: int
     eval_frequency: int
+    transformer_lr_scale: float = 1.0
 
 
-# Fine-tuning MiniLM with the heads in a few hundred steps needs a far higher peak rate than the
-# 5e-5 usual for long BERT runs: with 5e-5 the tagger stays at the most frequent tag.
+# Fresh heads need a high peak rate to learn in a few hundred steps (with 5e-5 the tagger stays at
+# the most frequent tag), but at that rate MiniLM's own weights move so far in the first steps
+# that its outputs collapse to one vector for every token (at 6e-4 the tagger then never left
+# the most frequent tag either). So the heads train at 6e-4 and the transformer at 0.15 of it.
 EWT_BUDGET = Budget(
-    max_steps=300, batch_words=1000, learn_rate=6e-4, warmup_steps=30, eval_frequency=100
+    max_steps=300,
+    batch_words=1000,
+    learn_rate=6e-4,
+    warmup_steps=30,
+    eval_frequency=100,
+    transformer_lr_scale=0.15,
 )
 SAMPLE_BUDGET = Budget(
     max_steps=120, batch_words=500, learn_rate=6e-4, warmup_steps=12, eval_frequency=40
@@ -176,6 +184,11 @@ def main() -> None:
     parser.add_argument("--learn-rate", type=float, help="peak learning rate")
     parser.add_argument("--eval-frequency", type=int, help="steps between dev evaluations")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the training")
+    parser.add_argument(
+        "--transformer-lr-scale",
+        type=float,
+        help="the transformer's learning rate as a fraction of the heads' (default: per corpus)",
+    )
     parser.add_argument("--dev-limit", type=int, default=40, help="dev docs scored while training")
     parser.add_argument("--test-limit", type=int, default=0, help="test docs scored (0: all)")
     parser.add_argument(
@@ -189,6 +202,8 @@ def main() -> None:
     args.max_steps = args.max_steps or budget.max_steps
     args.batch_words = args.batch_words or budget.batch_words
     args.learn_rate = args.learn_rate or budget.learn_rate
+    if args.transformer_lr_scale is None:
+        args.transformer_lr_scale = budget.transformer_lr_scale
     eval_frequency = args.eval_frequency or min(budget.eval_frequency, args.max_steps)
     # the schedule follows the step cap: warm up for a tenth of the steps, then decay to 0
     warmup = max(1, round(args.max_steps * budget.warmup_steps / budget.max_steps))
@@ -207,6 +222,7 @@ def main() -> None:
             "--training.logger.progress_bar", "true",
             "--corpora.dev.limit", str(args.dev_limit),
             "--training.optimizer.learn_rate.initial_rate", str(args.learn_rate),
+            "--components.transformer.learn_rate_scale", str(args.transformer_lr_scale),
             "--training.optimizer.learn_rate.warmup_steps", str(warmup),
             "--training.optimizer.learn_rate.total_steps", str(args.max_steps),
         ]

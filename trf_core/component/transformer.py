@@ -44,6 +44,7 @@ from ..plugins.requirements import record_requirements
 from .batching import plan_batches
 from .listeners import TransformerListener, get_batch_id
 from .retention import expect_readers, validate_keep
+from .scaled_optimizer import scaled
 from .training_step import TrainingStep
 
 __all__ = ["DEFAULT_CONFIG", "Transformer", "make_transformer", "null_annotation_setter"]
@@ -117,6 +118,7 @@ def make_transformer(
     keep: str = "all",
     frozen: bool = False,
     set_extra_annotations: AnnotationSetter | None = None,
+    learn_rate_scale: float = 1.0,
 ) -> Transformer:
     """Build the ``transformer`` component.
 
@@ -127,6 +129,9 @@ def make_transformer(
     frozen: never train the backend; listeners still get its vectors.
     set_extra_annotations: spacy-transformers 1.x's name for ``annotation_setter``; when given,
         it wins (a config only has it when it was written for spacy-transformers).
+    learn_rate_scale: the backend's weights move at this fraction of the optimizer's learning
+        rate, the listening components at the full rate (a pretrained model needs a far lower
+        rate than freshly initialized heads).
     """
     component = Transformer(
         nlp.vocab,
@@ -138,6 +143,7 @@ def make_transformer(
         max_batch_items=max_batch_items,
         keep=keep,
         frozen=frozen,
+        learn_rate_scale=learn_rate_scale,
     )
     component._nlp_ref = _WeakNlp(nlp)
     return component
@@ -166,6 +172,7 @@ class Transformer(TrainablePipe):
         max_batch_items: int = 4096,
         keep: str = "all",
         frozen: bool = False,
+        learn_rate_scale: float = 1.0,
     ) -> None:
         install_extensions()
         if not isinstance(model, Model):
@@ -175,6 +182,11 @@ class Transformer(TrainablePipe):
             )
         if int(max_batch_items) < 1:
             raise ValueError(f"max_batch_items must be at least 1, got {max_batch_items}")
+        if not 0.0 <= float(learn_rate_scale) <= 1000.0:
+            raise ValueError(
+                f"learn_rate_scale must be a factor from 0 to 1000, got {learn_rate_scale}; "
+                "0 keeps the transformer's weights as they are (frozen = true says so directly)"
+            )
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -184,6 +196,7 @@ class Transformer(TrainablePipe):
             "max_batch_items": int(max_batch_items),
             "keep": validate_keep(keep),
             "frozen": bool(frozen),
+            "learn_rate_scale": float(learn_rate_scale),
         }
         self._nlp_ref: _WeakNlp | None = None
         self._shape: tuple[int, int | None] | None = None
@@ -493,7 +506,7 @@ class Transformer(TrainablePipe):
         if self.frozen or not self._gradient_to_apply:
             return
         self._gradient_to_apply = False
-        self.model.finish_update(sgd)
+        self.model.finish_update(scaled(sgd, float(self.cfg.get("learn_rate_scale", 1.0))))
 
     def get_loss(self, examples: Iterable[Example], scores: Any) -> None:
         """The transformer has no loss of its own; its listeners' components do."""
