@@ -139,3 +139,62 @@ def test_needs_hidden_states_reads_listener_attrs_and_setter_attributes() -> Non
     assert contract.needs_hidden_states(listener)
     assert contract.needs_hidden_states(Setter())
     assert not contract.needs_hidden_states(lambda docs, batch: None)
+
+
+class _Weights:
+    """A backend's state object, as trf-onnx keeps one in ``attrs``."""
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+    def save(self) -> bytes:
+        return self.value
+
+    def load(self, data: bytes) -> None:
+        self.value = data
+
+    def save_to(self, path: Path) -> None:
+        path.write_bytes(self.value)
+
+    def load_from(self, path: Path) -> None:
+        self.value = path.read_bytes()
+
+
+def _weights_of(model: Model) -> _Weights:
+    return model.attrs["weights"]
+
+
+def _stateful_backend(value: bytes) -> Model:
+    model = toy_transformer_v1(whole_docs)
+    model.attrs["weights"] = _Weights(value)
+    model.attrs.update(
+        contract.serialization_attrs(
+            _weights_of,
+            to_bytes="save",
+            from_bytes="load",
+            to_disk="save_to",
+            from_disk="load_from",
+        )
+    )
+    return model
+
+
+@pytest.mark.parametrize("how", ["Model.copy", "deepcopy", "pickle"])
+def test_serialization_attrs_reach_each_copys_own_state(how: str, tmp_path: Path) -> None:
+    import copy
+    import pickle
+
+    original = _stateful_backend(b"original")
+    copied = {
+        "Model.copy": lambda m: m.copy(),
+        "deepcopy": copy.deepcopy,
+        "pickle": lambda m: pickle.loads(pickle.dumps(m)),
+    }[how](original)
+    contract.model_from_bytes(copied, b"loaded into the copy")
+    assert contract.model_to_bytes(copied) == b"loaded into the copy"
+    assert contract.model_to_bytes(original) == b"original"
+    (tmp_path / "w").write_bytes(b"from disk")
+    contract.model_from_disk(copied, tmp_path / "w")
+    contract.model_to_disk(original, tmp_path / "o")
+    assert (tmp_path / "o").read_bytes() == b"original"
+    assert contract.model_to_bytes(copied) == b"from disk"

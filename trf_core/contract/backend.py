@@ -36,7 +36,7 @@ imports nothing of trf-core, so backends and the conformance kit can import it f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -58,6 +58,7 @@ __all__ = [
     "CountPieces",
     "FromBytes",
     "FromDisk",
+    "StateMethod",
     "ToBytes",
     "ToDisk",
     "count_pieces",
@@ -67,6 +68,7 @@ __all__ = [
     "model_to_disk",
     "needs_hidden_states",
     "request_hidden_states",
+    "serialization_attrs",
     "wants_hidden_states",
 ]
 
@@ -113,6 +115,43 @@ class CountPieces(Protocol):
     """``attrs["count_pieces"]``: each doc's wordpiece count, exact or estimated."""
 
     def __call__(self, model: Model, docs: list[Doc]) -> Sequence[int]: ...
+
+
+class StateMethod:
+    """An attribute ``fn(model, *args)`` that calls ``method`` on the model's own state object.
+
+    ``state_of(model)`` finds the state (trf-hf: ``model.shims[0]``; trf-onnx: an ``attrs``
+    entry), so a copy calling it reaches its own state. Picklable when ``state_of`` is a
+    module-level function.
+    """
+
+    def __init__(self, state_of: Callable[[Model], Any], method: str) -> None:
+        self.state_of = state_of
+        self.method = method
+
+    def __call__(self, model: Model, *args: Any) -> Any:
+        return getattr(self.state_of(model), self.method)(*args)
+
+
+def serialization_attrs(
+    state_of: Callable[[Model], Any],
+    *,
+    to_bytes: str,
+    from_bytes: str,
+    to_disk: str,
+    from_disk: str,
+) -> dict[str, StateMethod]:
+    """The four serialization attributes of a backend that keeps its state in one object.
+
+    ``model.attrs.update(serialization_attrs(state_of, to_bytes="to_bytes", ...))``, naming the
+    state object's method for each.
+    """
+    return {
+        TO_BYTES: StateMethod(state_of, to_bytes),
+        FROM_BYTES: StateMethod(state_of, from_bytes),
+        TO_DISK: StateMethod(state_of, to_disk),
+        FROM_DISK: StateMethod(state_of, from_disk),
+    }
 
 
 def model_to_bytes(model: Model) -> bytes:

@@ -219,10 +219,14 @@ def build_hf_backend(
                 transformer_config.get("output_hidden_states", False)
             ),
             contract.OUTPUT_ATTENTIONS: bool(transformer_config.get("output_attentions", False)),
-            contract.TO_BYTES: _to_bytes,
-            contract.FROM_BYTES: _from_bytes,
-            contract.TO_DISK: _to_disk,
-            contract.FROM_DISK: _from_disk,
+            # functions of the model: a copy reads its own shim, with nothing to re-bind
+            **contract.serialization_attrs(
+                _hf_shim,
+                to_bytes="loaded_bytes",
+                from_bytes="from_bytes",
+                to_disk="to_disk_dir",
+                from_disk="from_disk_dir",
+            ),
             contract.COUNT_PIECES: _count_pieces,
             **listener_attrs(),
         },
@@ -233,26 +237,6 @@ def build_hf_backend(
 def _hf_shim(model: BackendModel) -> HFBackendShim:
     """The model's own shim (a copy's is its own: ``Model.copy()`` copies shims)."""
     return cast(HFBackendShim, model.shims[0])
-
-
-# The contract's state-holding attributes: functions of the model (module-level, so copies and
-# pickles carry them by reference and each call reads the calling model's own shim).
-
-
-def _to_bytes(model: BackendModel) -> bytes:
-    return _hf_shim(model).loaded_bytes()
-
-
-def _from_bytes(model: BackendModel, data: bytes) -> None:
-    _hf_shim(model).from_bytes(data)
-
-
-def _to_disk(model: BackendModel, path: Path) -> None:
-    _hf_shim(model).to_disk_dir(path)
-
-
-def _from_disk(model: BackendModel, path: Path) -> None:
-    _hf_shim(model).from_disk_dir(path)
 
 
 def _count_pieces(model: BackendModel, docs: list[Doc]) -> list[int]:

@@ -190,10 +190,14 @@ def build_onnx_backend(
             "truncate": bool(truncate),
             contract.OUTPUT_HIDDEN_STATES: False,
             contract.OUTPUT_ATTENTIONS: False,
-            contract.TO_BYTES: _to_bytes,
-            contract.FROM_BYTES: _from_bytes,
-            contract.TO_DISK: _to_disk,
-            contract.FROM_DISK: _from_disk,
+            # functions of the model: a copy reads its own state, with nothing to re-bind
+            **contract.serialization_attrs(
+                _state,
+                to_bytes="to_bytes",
+                from_bytes="from_bytes",
+                to_disk="to_disk_dir",
+                from_disk="from_disk_dir",
+            ),
             contract.COUNT_PIECES: _count_pieces,
             **listener_attrs(),
             "onnx_state": OnnxState(str(name), intra_op_num_threads),
@@ -205,26 +209,6 @@ def build_onnx_backend(
 def _state(model: BackendModel) -> OnnxState:
     """The model's own state (a copy's is its own: ``Model.copy()`` deep-copies attrs)."""
     return cast(OnnxState, model.attrs["onnx_state"])
-
-
-# The contract's state-holding attributes: functions of the model (module-level, so copies and
-# pickles carry them by reference and each call reads the calling model's own state).
-
-
-def _to_bytes(model: BackendModel) -> bytes:
-    return _state(model).to_bytes()
-
-
-def _from_bytes(model: BackendModel, data: bytes) -> None:
-    _state(model).from_bytes(data)
-
-
-def _to_disk(model: BackendModel, path: Path) -> None:
-    _state(model).to_disk_dir(path)
-
-
-def _from_disk(model: BackendModel, path: Path) -> None:
-    _state(model).from_disk_dir(path)
 
 
 def _count_pieces(model: BackendModel, docs: list[Doc]) -> list[int]:
