@@ -12,9 +12,14 @@ import re
 from pathlib import Path
 
 import pytest
+import trf_kernel
+
+import trf_core
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ROOT / "trf_core"
+# The installed packages (the sources in a dev install, the wheels' files in `nox -s wheels`).
+CORE = Path(trf_core.__file__).parent
+KERNEL = Path(trf_kernel.__file__).parent
 
 # layer -> the trf_core layers it may import (besides itself). "(top)" is trf_core/__init__.py
 # and __main__.py, the public surface, which may import anything and nothing may import.
@@ -46,9 +51,12 @@ CORE_EXCEPTIONS = {
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
+    """The dotted module name, from the package folders (those with an ``__init__.py``) above."""
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
     return ".".join(parts)
 
 
@@ -78,12 +86,16 @@ def _imports(path: Path, source: str | None = None) -> list[tuple[int, str, list
 def _layer_violations(path: Path, source: str | None = None) -> list[str]:
     here = _layer(_module_name(path))
     return [
-        f"{path.relative_to(ROOT)}:{line} imports {module} ({_layer(module)})"
+        f"{_shown(path)}:{line} imports {module} ({_layer(module)})"
         for line, module, _ in _imports(path, source)
         if module.split(".")[0] == "trf_core"
         and _layer(module) != here
         and _layer(module) not in ALLOWED[here]
     ]
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _layer(module: str) -> str:
@@ -113,7 +125,7 @@ def test_each_layer_imports_only_the_layers_below_it(path: Path) -> None:
 def test_the_core_imports_no_plugin_and_no_torch(path: Path) -> None:
     here = _module_name(path).partition(".")[2]
     wrong = [
-        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        f"{_shown(path)}:{line} imports {module}"
         for line, module, _ in _imports(path)
         if FORBIDDEN_IN_CORE.match(module) and (here, module) not in CORE_EXCEPTIONS
     ]
@@ -122,8 +134,8 @@ def test_the_core_imports_no_plugin_and_no_torch(path: Path) -> None:
 
 def test_the_kernel_imports_nothing_of_trf_core() -> None:
     wrong = [
-        f"{path.relative_to(ROOT)}:{line} imports {module}"
-        for path in sorted((ROOT / "core" / "trf_kernel").rglob("*.py"))
+        f"{_shown(path)}:{line} imports {module}"
+        for path in sorted(KERNEL.rglob("*.py"))
         for line, module, _ in _imports(path)
         if module.split(".")[0] == "trf_core"
     ]
@@ -139,7 +151,7 @@ def test_plugins_import_only_trf_cores_public_layers_and_names(package: Path) ->
                 continue
             private = [n for n in [*module.split("."), *names] if n.startswith("_")]
             if _layer(module) not in PLUGIN_LAYERS or private:
-                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module} {names}")
+                wrong.append(f"{_shown(path)}:{line} imports {module} {names}")
     assert not wrong, "plugins import trf-core's public layers and names only"
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-CORE = Path(__file__).resolve().parents[2] / "trf_core"
+import trf_core
+
+CORE = Path(trf_core.__file__).parent  # the installed package: the sources, or a wheel's files
 MAX_CLASS_LINES = 300
 MAX_FUNCTION_LINES = 60
 
