@@ -170,3 +170,56 @@ def test_an_upward_import_is_reported() -> None:
         "trf_core.component (component)",
         "trf_core.cli.main (cli)",
     ]
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """trf_core module -> the trf_core modules it imports (``from pkg import mod`` -> mod)."""
+    modules = {_module_name(path): path for path in _core_files()}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for _, module, names in _imports(path):
+            targets = [f"{module}.{n}" if f"{module}.{n}" in modules else module for n in names]
+            graph[name].update(t for t in targets or [module] if t in modules and t != name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circle_among_trf_core_modules() -> None:
+    """Lazy imports count too: a circle through a function-level import is still a circle."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_a_circle_is_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
