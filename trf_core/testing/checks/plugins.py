@@ -18,7 +18,7 @@ from typing import Any
 from trf_kernel import PluginKernel
 
 from ...plugins import hookspecs
-from ...plugins.loader import GROUP, _check_hook_result
+from ...plugins.loader import GROUP, hook_result_problem
 from ._common import ContractViolation
 
 __all__ = ["check_plugin"]
@@ -64,7 +64,7 @@ def check_plugin(plugin: Any, name: str = "plugin") -> dict[str, list[str]]:
         provided: dict[str, list[str]] = {}
         for hook in record.hooks if record.loaded else []:
             called, value = kernel.call_hook(record, hook)
-            problem = _check_hook_result(hook, value) if called else None
+            problem = hook_result_problem(hook, value) if called else None
             if problem is not None:
                 kernel.fail(record, TypeError(problem), f"calling hook {hook}")
             if not record.loaded:
