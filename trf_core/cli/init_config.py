@@ -95,19 +95,7 @@ def build_base_config(
     case_features: tuple[str, ...] = (),
 ) -> str:
     """The config's own choices; spaCy fills the rest. Raises ValueError on unknown choices."""
-    unknown = [c for c in components if c not in COMPONENTS]
-    if unknown or not components:
-        raise ValueError(
-            f"unknown component(s) {unknown or '(none given)'}; choose from {', '.join(COMPONENTS)}"
-        )
-    stray = [c for c in case_features if c not in components]
-    if stray:
-        raise ValueError(
-            f"--case-features names {stray}, which the pipeline does not have; choose from "
-            f"{', '.join(components)}"
-        )
-    if spans == "strided" and not 0 < stride <= window:
-        raise ValueError(f"strided spans need 0 < stride <= window, got {stride=} {window=}")
+    _check_choices(components, spans, window, stride, case_features)
     pipeline = ",".join(f'"{c}"' for c in ["transformer", *components])
     arch, extra = LISTENERS[listener]
     parts = [
@@ -149,6 +137,25 @@ def build_base_config(
         + "".join(f"{k} = {round(v / total, 2)}\n" for k, v in weights.items())
     )
     return "".join(parts)
+
+
+def _check_choices(
+    components: list[str], spans: str, window: int, stride: int, case_features: tuple[str, ...]
+) -> None:
+    """Raise ValueError, saying what to choose, for a choice the config cannot be built with."""
+    unknown = [c for c in components if c not in COMPONENTS]
+    if unknown or not components:
+        raise ValueError(
+            f"unknown component(s) {unknown or '(none given)'}; choose from {', '.join(COMPONENTS)}"
+        )
+    stray = [c for c in case_features if c not in components]
+    if stray:
+        raise ValueError(
+            f"--case-features names {stray}, which the pipeline does not have; choose from "
+            f"{', '.join(components)}"
+        )
+    if spans == "strided" and not 0 < stride <= window:
+        raise ValueError(f"strided spans need 0 < stride <= window, got {stride=} {window=}")
 
 
 def _listener_block(section: str, arch: str, extra: str, with_case_features: bool) -> str:
