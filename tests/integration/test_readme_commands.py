@@ -152,4 +152,5 @@ def test_every_readme_command_runs_after_the_quickstart(clone: Path) -> None:
     assert (clone / "my_pipeline" / "config.cfg").is_file()
     assert (clone / "training" / "quickstart" / "model-int8" / "config.cfg").is_file()
     assert list((clone / "out").glob("shard-*.jsonl"))
-    assert list((clone / "packages").glob("*my_trf_pipeline*"))
+    if EWT.is_dir():  # the training block ran
+        assert list((clone / "packages").glob("*my_trf_pipeline*"))
