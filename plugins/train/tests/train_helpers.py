@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy
+import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
 from thinc.api import Config
+
+for _needed in ("torch", "trf_hf", "trf_span_getters", "trf_setters"):
+    pytest.importorskip(_needed)
 
 ROOT = Path(__file__).resolve().parents[3]
 TAGGER_CFG = ROOT / "examples" / "configs" / "tagger.cfg"
@@ -127,15 +131,36 @@ def model_weights(folder: Path) -> dict[str, numpy.ndarray]:
     return params_of(spacy.load(folder))
 
 
-def max_relative_difference(a: dict[str, numpy.ndarray], b: dict[str, numpy.ndarray]) -> float:
-    """max over weights of max|a - b| / max|b| (a weight of zeros compares absolutely)."""
+def relative_differences(
+    a: dict[str, numpy.ndarray], b: dict[str, numpy.ndarray]
+) -> dict[str, float]:
+    """Per weight: max|a - b| / max|b| (a weight of zeros compares absolutely)."""
     assert sorted(a) == sorted(b)
-    worst = 0.0
+    out = {}
     for key in a:
         scale = float(numpy.abs(b[key]).max()) if b[key].size else 0.0
         diff = float(numpy.abs(a[key].astype("float64") - b[key]).max()) if b[key].size else 0.0
-        worst = max(worst, diff / scale if scale > 0 else diff)
-    return worst
+        out[key] = diff / scale if scale > 0 else diff
+    return out
+
+
+def max_relative_difference(a: dict[str, numpy.ndarray], b: dict[str, numpy.ndarray]) -> float:
+    """The largest of :func:`relative_differences`."""
+    return max(relative_differences(a, b).values())
+
+
+def component_relative_l2(
+    a: dict[str, numpy.ndarray], b: dict[str, numpy.ndarray]
+) -> dict[str, float]:
+    """Per component: ||a - b|| / ||b|| over all its weights together."""
+    diff: dict[str, float] = {}
+    norm: dict[str, float] = {}
+    for key in b:
+        comp = key.split("/", 1)[0]
+        d = a[key].astype("float64") - b[key]
+        diff[comp] = diff.get(comp, 0.0) + float((d * d).sum())
+        norm[comp] = norm.get(comp, 0.0) + float((b[key].astype("float64") ** 2).sum())
+    return {c: (diff[c] / norm[c]) ** 0.5 if norm[c] else diff[c] ** 0.5 for c in diff}
 
 
 def step_losses(output: Path) -> list[dict[str, float]]:
@@ -146,3 +171,33 @@ def step_losses(output: Path) -> list[dict[str, float]]:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+# --- running trainings -----------------------------------------------------------------------
+
+CALLBACKS = Path(__file__).resolve().parent / "train_callbacks.py"
+
+
+def _group_worker(index: int, jobs: list[Any], workers: int, ports: list[int]) -> None:
+    import os
+
+    from trf_train.worker import run_worker
+
+    for job, port in zip(jobs, ports):
+        os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+        os.environ.update({"RANK": str(index), "WORLD_SIZE": str(workers)})
+        run_worker(job, index, workers, index)
+
+
+def train_in_one_group(jobs: list[Any], workers: int) -> None:
+    """Run several trainings one after another in the same ``workers`` spawned processes (one
+    process group per job): the same code path as ``--workers N``, without paying each job's
+    interpreter start and imports again."""
+    import torch.multiprocessing as mp
+    from trf_train.engines.local import free_port
+
+    ports = [free_port() for _ in jobs]
+    mp.start_processes(
+        _group_worker, args=(jobs, workers, ports), nprocs=workers, join=True,
+        start_method="spawn",
+    )  # fmt: skip

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -119,7 +119,9 @@ def train_nlp(
         max_epochs=T["max_epochs"],
         share_order=ctx.broadcast_object,
     )
-    dropouts = constant(T["dropout"]) if isinstance(T["dropout"], float) else T["dropout"]
+    dropouts: Iterator[float] = iter(
+        constant(T["dropout"]) if isinstance(T["dropout"], float) else T["dropout"]
+    )
     state = _LoopState()
     if options.resume:
         state = _resume(options, ctx, table, optimizer, stream)
@@ -141,14 +143,14 @@ def train_nlp(
                 shutil.rmtree(output / DIR_MODEL_BEST)
             shutil.copytree(output / DIR_MODEL_LAST, output / DIR_MODEL_BEST)
 
-    log_step: Callable[[dict[str, Any] | None], None] = lambda info: None
-    finalize: Callable[[], None] = lambda: None
+    log_step: Callable[[dict[str, Any] | None], None] = _no_log
+    finalize: Callable[[], None] = _nothing
     step_log = None
     if output is not None:
         if not options.resume:
             clean_output_dir(output)
         output.mkdir(parents=True, exist_ok=True)
-        step_log = (output / STEP_LOG).open("a" if options.resume else "w", encoding="utf8")
+        step_log = _open_step_log(output / STEP_LOG, state.step if options.resume else None)
         stdout.write(msg.info(f"Pipeline: {nlp.pipe_names}") + "\n")
         if frozen:
             stdout.write(msg.info(f"Frozen components: {frozen}") + "\n")
@@ -197,7 +199,7 @@ def train_nlp(
             state.words_seen += sum(len(eg) for eg in batch)
             state.step = step
             state.seconds = time.perf_counter() - start_time
-            info = {
+            info: dict[str, Any] = {
                 "epoch": epoch,
                 "step": step,
                 "score": score,
@@ -225,7 +227,7 @@ def train_nlp(
                 state.losses = {}
             if options.checkpoint_every and (step + 1) % options.checkpoint_every == 0:
                 _checkpoint(options, ctx, table, optimizer, stream.position, state)
-            best_score, neg_best_step = max((r[0], -r[1]) for r in state.results)
+            _, neg_best_step = max((r[0], -r[1]) for r in state.results)
             if T["patience"] and (step + neg_best_step) >= T["patience"]:
                 break
             if T["max_steps"] and step >= T["max_steps"]:
@@ -255,6 +257,14 @@ def train_nlp(
 
 
 # --- pieces -----------------------------------------------------------------------------------
+
+
+def _no_log(info: dict[str, Any] | None) -> None:
+    """Workers other than rank 0 log nothing."""
+
+
+def _nothing() -> None:
+    """Nothing to finalize where nothing was logged."""
 
 
 def _my_share(batch: list[Any], ctx: DistContext) -> list[Any]:
@@ -313,6 +323,21 @@ def _evaluator(
         return (score, result[1]) if result is not None else (score, None)
 
     return evaluate
+
+
+def _open_step_log(path: Path, resumed_after: int | None) -> IO[str]:
+    """The per-step log, fresh, or on resume cut back to the checkpoint's step (a killed run may
+    have logged steps past it, which the resumed run does again)."""
+    import json
+
+    kept: list[str] = []
+    if resumed_after is not None and path.exists():
+        for line in path.read_text(encoding="utf8").splitlines():
+            if line.strip() and json.loads(line)["step"] <= resumed_after:
+                kept.append(line + "\n")
+    handle = path.open("w", encoding="utf8")
+    handle.writelines(kept)
+    return handle
 
 
 def _log_record(handle: Any, record: StepRecord) -> None:

@@ -156,7 +156,7 @@ class ParamTable:
 
         for p in self.thinc:
             ops = p.node.ops
-            p.set_value(ops.asarray(weights[p.key], dtype=weights[p.key].dtype))
+            p.set_value(ops.xp.asarray(weights[p.key], dtype=weights[p.key].dtype))
         for t in self.torch:
             with torch.no_grad():
                 t.current().data.copy_(torch.from_numpy(weights[t.key]))

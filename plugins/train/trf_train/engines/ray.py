@@ -61,6 +61,8 @@ def _train_loop(config: dict[str, Any]) -> None:
 
 
 def run_ray(job: Job, workers: int, address: str | None) -> None:
+    if address:
+        check_address(address)
     try:
         import ray
         from ray.train import FailureConfig, RunConfig, ScalingConfig
@@ -70,8 +72,6 @@ def run_ray(job: Job, workers: int, address: str | None) -> None:
             "--engine ray needs Ray Train: pip install 'trf-train[ray]' (from a clone: "
             "pip install -e 'plugins/train[ray]')"
         ) from None
-    if address:
-        check_address(address)
     if not ray.is_initialized():
         if address:
             ray.init(address=address, log_to_driver=True)
