@@ -107,7 +107,7 @@ def run(args: argparse.Namespace, extra: Sequence[str]) -> int:
         config = load_job_config(job)
         job.fingerprint = fingerprint(config)
         if launched is None or launched[0] == 0:
-            check_job(job, config, workers, count_docs=launched is None or launched[0] == 0)
+            check_job(job, config, workers, local_workers=local_workers)
         if launched is not None:
             from .worker import run_worker
 

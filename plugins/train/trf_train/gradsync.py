@@ -39,7 +39,8 @@ class SyncStats:
     """What the last step's synchronisation cost (the benchmark reports these)."""
 
     bytes: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # all of it: waiting for the slowest worker, packing, transfer
+    wait_seconds: float = 0.0  # the first (tiny) collective: mostly waiting for the others
     collectives: int = 0
 
 
@@ -76,6 +77,7 @@ class GradientSync:
         has_loss = [n in step_losses for n in self.loss_names]
         meta = torch.tensor(presence + flags + losses + has_loss, dtype=torch.float64)
         self.ctx.all_reduce_sum(meta)
+        stats.wait_seconds = time.perf_counter() - started
         stats.bytes += meta.numel() * meta.element_size()
         stats.collectives += 1
         values = meta.tolist()

@@ -350,6 +350,7 @@ def _log_record(handle: Any, record: StepRecord) -> None:
         "losses": record.losses,
         "allreduce_bytes": record.sync.bytes,
         "allreduce_seconds": record.sync.seconds,
+        "allreduce_wait_seconds": record.sync.wait_seconds,
         "collectives": record.sync.collectives,
         "step_seconds": record.seconds,
     }

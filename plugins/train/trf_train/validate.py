@@ -117,8 +117,11 @@ def check_output(job: Job) -> None:
         )
 
 
-def check_job(job: Job, config: Any, workers: int, count_docs: bool = True) -> None:
-    """Every check that needs no worker, in the order a user would fix them."""
+def check_job(
+    job: Job, config: Any, workers: int, count_docs: bool = True, local_workers: int | None = None
+) -> None:
+    """Every check that needs no worker, in the order a user would fix them (``local_workers``:
+    the workers on this machine, which the GPUs are shared among)."""
     if workers < 1:
         raise BadTrainInput(f"--workers must be at least 1, got {workers}")
     if job.checkpoint_every < 0:
@@ -127,7 +130,7 @@ def check_job(job: Job, config: Any, workers: int, count_docs: bool = True) -> N
         )
     check_pipeline(config)
     if job.gpu_ids:
-        check_gpus(job.gpu_ids, workers)
+        check_gpus(job.gpu_ids, workers if local_workers is None else local_workers)
     check_output(job)
     if count_docs and workers > 1:
         n_docs = count_train_docs(config)
