@@ -37,12 +37,14 @@ RESULTS = ROOT / "bench" / "results" / "train_distributed.json"
 SETUPS = {"1 worker x 2 threads": (1, 2), "2 workers x 1 thread": (2, 1)}
 
 
-def run_once(workers: int, threads: int, steps: int, output: Path) -> list[dict[str, Any]]:
+def run_once(
+    args: argparse.Namespace, workers: int, threads: int, output: Path
+) -> list[dict[str, Any]]:
+    steps = args.steps
     command = [
-        sys.executable, "-m", "trf_train", str(CONFIG), "--output", str(output),
+        sys.executable, "-m", "trf_train", str(args.config), "--output", str(output),
         "--workers", str(workers), "--threads", str(threads),
-        "--paths.train", str(DATA / "en_ewt-ud-uner-train.spacy"),
-        "--paths.dev", str(DATA / "en_ewt-ud-uner-dev.spacy"),
+        "--paths.train", str(args.train), "--paths.dev", str(args.dev),
         "--training.max_steps", str(steps - 1), "--training.eval_frequency", "1000000",
         "--corpora.dev.limit", "10",
     ]  # fmt: skip
@@ -75,6 +77,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16, help="steps per run (incl. warmup)")
     parser.add_argument("--warmup", type=int, default=3, help="first steps left out")
     parser.add_argument("--rounds", type=int, default=2, help="turns of each setup")
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--train", type=Path, default=DATA / "en_ewt-ud-uner-train.spacy")
+    parser.add_argument("--dev", type=Path, default=DATA / "en_ewt-ud-uner-dev.spacy")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON written")
     args = parser.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SETUPS}
     with tempfile.TemporaryDirectory(prefix="trf-bench-train-") as tmp:
@@ -82,7 +88,7 @@ def main() -> None:
             for name, (workers, threads) in SETUPS.items():
                 load_before = os.getloadavg()[0]
                 out = Path(tmp) / f"{turn}-{workers}"
-                records = run_once(workers, threads, args.steps, out)
+                records = run_once(args, workers, threads, out)
                 summary = summarize(records, args.warmup)
                 summary["load_before"], summary["load_after"] = load_before, os.getloadavg()[0]
                 runs[name].append(summary)
@@ -100,9 +106,9 @@ def main() -> None:
             f"({best['wait_share']:.0%} + {best['transfer_share']:.0%}) | "
             f"{min(loads):.1f}-{max(loads):.1f} |"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2, default=str))
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,10 @@ class GradientSync:
         flags = [bool(getattr(proc, _PENDING_FLAG)) for proc in self.flagged]
         losses = [float(step_losses.get(n, 0.0)) for n in self.loss_names]
         has_loss = [n in step_losses for n in self.loss_names]
-        meta = torch.tensor(presence + flags + losses + has_loss, dtype=torch.float64)
+        # on the group's device: NCCL reduces CUDA tensors only
+        meta = torch.tensor(
+            presence + flags + losses + has_loss, dtype=torch.float64, device=self.ctx.device
+        )
         self.ctx.all_reduce_sum(meta)
         stats.wait_seconds = time.perf_counter() - started
         stats.bytes += meta.numel() * meta.element_size()
