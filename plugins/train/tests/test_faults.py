@@ -10,11 +10,13 @@ import pytest
 from spacy.tokens import DocBin
 from thinc.api import Config
 from train_helpers import CALLBACKS, tagged_docs, write_config
-from trf_train import main
+
+from trf_core.cli.main import main
 
 
 def train(cfg: Path, output: Path, *args: str) -> int:
-    return main([str(cfg), "--output", str(output), "--code", str(CALLBACKS), *args])
+    """``trf-core train`` (through trf-core's command line and the plugin hook)."""
+    return main(["train", str(cfg), "--output", str(output), "--code", str(CALLBACKS), *args])
 
 
 def no_worker_left() -> bool:

@@ -16,7 +16,7 @@ from trf_train.worker import Job, run_worker
 
 pytestmark = pytest.mark.slow
 
-ENTRY = ["-m", "trf_train"]  # the train command's module
+ENTRY = ["-m", "trf_core", "train"]  # trf-core train, added by the plugin hook
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,7 @@ from .backends import (
     resolve_backend,
 )
 from .backends import BackendFactory as BackendFactory
+from .cli_commands import check_cli_commands
 from .poolers import (
     POOLER_CHECKS,
     check_pooler,
@@ -104,6 +105,7 @@ __all__ = [
     "backend_serialization",
     "check_annotation_setter",
     "check_backend",
+    "check_cli_commands",
     "check_pooler",
     "check_span_getter",
     "example_docs",
