@@ -17,7 +17,10 @@ from typing import Any
 
 from .dist import COLLECTIVE_TIMEOUT_S, DistContext, join_group, leave_group
 
-__all__ = ["Job", "WorkerFailed", "build_nlp", "load_job_config", "run_worker"]
+__all__ = ["FAILURE_DIR_ENV", "Job", "WorkerFailed", "build_nlp", "load_job_config", "run_worker"]
+
+FAILURE_DIR_ENV = "TRF_TRAIN_FAILURE_DIR"
+"""Where a worker records its failure (one JSON file per rank), when its launcher asks."""
 
 
 class WorkerFailed(RuntimeError):
@@ -108,6 +111,7 @@ def run_worker(
         if world_size == 1 and not group_ready:
             raise
         detail = f"{type(err).__name__}: {err}"
+        _record_failure(rank, f"rank {rank} on host {host} failed: {detail}")
         sys.stderr.write(
             f"trf-train: rank {rank} on host {host} failed: {detail}\n{traceback.format_exc()}"
         )
@@ -116,3 +120,18 @@ def run_worker(
     finally:
         if ctx is not None and not group_ready:
             leave_group(ctx)
+
+
+def _record_failure(rank: int, message: str) -> None:
+    """Leave the failure where the local engine looks for the root cause (first one wins)."""
+    folder = os.environ.get(FAILURE_DIR_ENV)
+    if not folder:
+        return
+    import json
+    import time
+
+    try:
+        record = {"time": time.time(), "rank": rank, "message": message}
+        (Path(folder) / f"rank-{rank}.json").write_text(json.dumps(record), encoding="utf8")
+    except OSError:
+        pass  # reporting must never hide the error itself
