@@ -34,6 +34,28 @@ DATA = ROOT.parent / "shared" / "data" / "ewt-ud-uner"
 CONFIG = ROOT / "examples" / "configs" / "shared_minilm.cfg"
 RESULTS = ROOT / "bench" / "results" / "train_distributed.json"
 
+# Links for the on-paper scaling (bytes per second a ring all-reduce moves per GPU): NCCL's
+# all-reduce bus bandwidth on 8 A100s over NVLink 3 is about 200 GB/s (H100, NVLink 4: about
+# twice that); 25 Gb/s Ethernet is 3.125 GB/s on the wire, about 2.8 GB/s after TCP and NCCL.
+LINKS = {"NVLink (8 GPUs, one machine)": 200e9, "25 Gb/s Ethernet (8 machines)": 2.8e9}
+
+
+def on_paper(bytes_per_step: float, gpus: int = 8) -> list[str]:
+    """The all-reduce time per step for ``gpus`` workers over each link (ring: each worker sends
+    and receives 2 (N-1) / N of the buffer), and the speedup over one GPU for a step whose
+    compute takes t on one GPU (t / N on each of N; the all-reduce runs after the backward
+    pass, not overlapped with it)."""
+    moved = 2 * (gpus - 1) / gpus * bytes_per_step
+    lines = []
+    for name, rate in LINKS.items():
+        comm = moved / rate
+        speedups = ", ".join(
+            f"t = {t * 1000:.0f} ms: {t / (t / gpus + comm):.1f}x" for t in (0.1, 0.4, 1.6)
+        )
+        lines.append(f"{name}: {comm * 1000:.1f} ms per step; speedup on {gpus}: {speedups}")
+    return lines
+
+
 SETUPS = {"1 worker x 2 threads": (1, 2), "2 workers x 1 thread": (2, 1)}
 
 
@@ -106,6 +128,10 @@ def main() -> None:
             f"({best['wait_share']:.0%} + {best['transfer_share']:.0%}) | "
             f"{min(loads):.1f}-{max(loads):.1f} |"
         )
+    measured = max(r["allreduce_bytes_per_step"] for r in runs["2 workers x 1 thread"])
+    print(f"\non paper, from {measured / 1e6:.1f} MB all-reduced per step:")
+    for line in on_paper(measured):
+        print(f"  {line}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2, default=str))
     print(f"\nwrote {args.out}")

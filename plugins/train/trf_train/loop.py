@@ -134,14 +134,7 @@ def train_nlp(
 
     def save_model(is_best: bool) -> None:
         assert output is not None
-        with nlp.use_params(optimizer.averages):
-            before_to_disk(nlp).to_disk(output / DIR_MODEL_LAST)
-        if is_best:
-            import shutil
-
-            if (output / DIR_MODEL_BEST).exists():
-                shutil.rmtree(output / DIR_MODEL_BEST)
-            shutil.copytree(output / DIR_MODEL_LAST, output / DIR_MODEL_BEST)
+        _save_model(nlp, optimizer, before_to_disk, output, is_best)
 
     log_step: Callable[[dict[str, Any] | None], None] = _no_log
     finalize: Callable[[], None] = _nothing
@@ -151,16 +144,13 @@ def train_nlp(
             clean_output_dir(output)
         output.mkdir(parents=True, exist_ok=True)
         step_log = _open_step_log(output / STEP_LOG, state.step if options.resume else None)
-        stdout.write(msg.info(f"Pipeline: {nlp.pipe_names}") + "\n")
-        if frozen:
-            stdout.write(msg.info(f"Frozen components: {frozen}") + "\n")
-        if annotating:
-            stdout.write(msg.info(f"Set annotations on update for: {annotating}") + "\n")
-        if ctx.distributed:
-            stdout.write(msg.info(f"Workers: {ctx.world_size}") + "\n")
-        if options.resume:
-            stdout.write(msg.info(f"Resuming after step {state.step}") + "\n")
-        stdout.write(msg.info(f"Initial learn rate: {optimizer.learn_rate}") + "\n")
+        lines = [f"Pipeline: {nlp.pipe_names}"]
+        lines += [f"Frozen components: {frozen}"] if frozen else []
+        lines += [f"Set annotations on update for: {annotating}"] if annotating else []
+        lines += [f"Workers: {ctx.world_size}"] if ctx.distributed else []
+        lines += [f"Resuming after step {state.step}"] if options.resume else []
+        lines += [f"Initial learn rate: {optimizer.learn_rate}"]
+        stdout.write("".join(msg.info(line) + "\n" for line in lines))
         with nlp.select_pipes(disable=frozen):
             log_step, finalize = T["logger"](nlp, stdout, stderr)
 
@@ -173,23 +163,9 @@ def train_nlp(
             step_started = time.perf_counter()
             if before_update:
                 before_update(nlp, {"step": step, "epoch": epoch})
-            dropout = next(dropouts)
-            step_losses: dict[str, float] = {}
-            for subbatch in subdivide_batch(_my_share(batch, ctx), T["accumulate_gradient"]):
-                nlp.update(
-                    subbatch,
-                    drop=dropout,
-                    losses=step_losses,
-                    sgd=False,  # type: ignore[arg-type]
-                    exclude=frozen,
-                    annotates=annotating,
-                )
-            step_losses = sync(step_losses)
+            step_losses = _update(nlp, _my_share(batch, ctx), next(dropouts), T, sync, optimizer)
             for name, value in step_losses.items():
                 state.losses[name] = state.losses.get(name, 0.0) + value
-            for _, proc in table.components:
-                proc.finish_update(optimizer)
-            optimizer.step_schedules()
             is_best: bool | None = None
             score = other_scores = None
             if not step % eval_frequency:
@@ -257,6 +233,47 @@ def train_nlp(
 
 
 # --- pieces -----------------------------------------------------------------------------------
+
+
+def _update(
+    nlp: Language,
+    share: list[Any],
+    dropout: float,
+    T: dict[str, Any],
+    sync: GradientSync,
+    optimizer: Any,
+) -> dict[str, float]:
+    """One step: spaCy's updates on this worker's share, the gradient sum, the optimizer step
+    of each trained component, the schedules. Returns the step's losses (summed over workers)."""
+    losses: dict[str, float] = {}
+    for subbatch in subdivide_batch(share, T["accumulate_gradient"]):
+        nlp.update(
+            subbatch,
+            drop=dropout,
+            losses=losses,
+            sgd=False,  # type: ignore[arg-type]
+            exclude=T["frozen_components"],
+            annotates=T["annotating_components"],
+        )
+    losses = sync(losses)
+    for _, proc in sync.table.components:
+        proc.finish_update(optimizer)
+    optimizer.step_schedules()
+    return losses
+
+
+def _save_model(
+    nlp: Language, optimizer: Any, before_to_disk: Any, output: Path, is_best: bool
+) -> None:
+    """``model-last`` (with the optimizer's averages, if any), copied to ``model-best``."""
+    import shutil
+
+    with nlp.use_params(optimizer.averages):
+        before_to_disk(nlp).to_disk(output / DIR_MODEL_LAST)
+    if is_best:
+        if (output / DIR_MODEL_BEST).exists():
+            shutil.rmtree(output / DIR_MODEL_BEST)
+        shutil.copytree(output / DIR_MODEL_LAST, output / DIR_MODEL_BEST)
 
 
 def _no_log(info: dict[str, Any] | None) -> None:
