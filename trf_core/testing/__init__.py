@@ -12,6 +12,7 @@ from .checks import (
     check_annotation_setter,
     check_backend,
     check_cli_commands,
+    check_plugin,
     check_pooler,
     check_span_getter,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "check_annotation_setter",
     "check_backend",
     "check_cli_commands",
+    "check_plugin",
     "check_pooler",
     "check_span_getter",
 ]
