@@ -40,11 +40,10 @@ PLUGIN_SOURCES = [
 ]
 # What a trf_core layer never imports: the plugin distributions, the model libraries.
 FORBIDDEN_IN_CORE = re.compile(
-    r"^(trf_hf|trf_onnx|trf_poolers|trf_setters|trf_span_getters|torch|transformers)\b"
+    r"^(trf_hf|trf_onnx|trf_poolers|trf_setters|trf_span_getters|trf_train|torch|transformers)\b"
 )
 # The places the core reaches a plugin or torch on purpose, at call time, behind a check.
 CORE_EXCEPTIONS = {
-    ("cli.export_onnx", "trf_onnx.export"),  # `trf-core export-onnx`, after checking it is there
     ("annotate.worker", "torch"),  # limits torch's threads in a worker, where torch is installed
     ("testing.pytest_plugin", "torch"),  # the gpu marker asks torch for a device, if installed
 }

@@ -1,8 +1,10 @@
 """``trf-core export-onnx``: convert a pipeline trained with trf-hf to run on ONNX Runtime.
 
-The work is trf-onnx's (:mod:`trf_onnx.export`); this module only parses the arguments and
-imports it when the command runs, so the core imports neither trf-onnx nor torch, and a missing
-distribution gets an error saying what to install.
+trf-onnx adds the command to ``trf-core`` through the ``trf_cli_commands`` hook
+(:mod:`trf_onnx.plugin`). This module only parses the arguments and imports the exporter
+(:mod:`trf_onnx.export`, which needs trf-hf, torch and onnx) when the command runs, so listing
+``trf-core``'s commands stays cheap and a missing export dependency gets an error saying what to
+install.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def missing_distributions() -> list[str]:
     """What the export needs and cannot import, as ``pip`` names."""
-    needed = {"trf_onnx": "trf-onnx", "trf_hf": "trf-hf", "torch": "torch", "onnx": "onnx"}
+    needed = {"trf_hf": "trf-hf", "torch": "torch", "onnx": "onnx"}
     return [dist for module, dist in needed.items() if importlib.util.find_spec(module) is None]
 
 
