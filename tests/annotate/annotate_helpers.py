@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from trf_core.annotate.manifest import JOURNAL, MANIFEST, read_journal
 from trf_core.annotate.settings import AnnotateSettings
 
 CODE = Path(__file__).with_name("annotate_code.py")
@@ -51,3 +52,12 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
 def output_files(folder: Path) -> dict[str, bytes]:
     """Every file of an output folder (hidden temporaries included) by name, with its bytes."""
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def done_shards(out: Path) -> int:
+    """How many shards an output folder counts as done (its manifest and journal together)."""
+    try:
+        shards = {int(s["index"]) for s in json.loads((out / MANIFEST).read_text())["shards"]}
+    except (OSError, ValueError):
+        shards = set()
+    return len(shards | set(read_journal(out / JOURNAL)))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from annotate_helpers import CODE, good_corpus, output_files, settings, write_jsonl
+from annotate_helpers import CODE, done_shards, good_corpus, output_files, settings, write_jsonl
 
 from trf_core.annotate.manifest import MANIFEST
 from trf_core.annotate.run import annotate
@@ -29,13 +29,6 @@ def command(pipeline: Path, corpus: Path, out: Path, *options: str) -> list[str]
 
 def environment(sleep: float = 0.0) -> dict[str, str]:
     return {**os.environ, "ANNOTATE_TEST_SLEEP": str(sleep), "PYTHONHASHSEED": "random"}
-
-
-def done_shards(out: Path) -> int:
-    try:
-        return len(json.loads((out / MANIFEST).read_text())["shards"])
-    except (OSError, ValueError):
-        return 0
 
 
 def test_sigkill_midway_then_rerun_gives_the_uninterrupted_output(

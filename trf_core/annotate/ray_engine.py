@@ -1,62 +1,148 @@
-"""The Ray engine: the same shards, annotated by Ray Data actors on one machine or a cluster.
+"""The Ray engine: the same pieces of work as the local engine, run by Ray actors.
 
-The dataset holds one row per pending shard (its place in the input); ``map_batches`` runs a
-stateful callable class, :class:`ShardAnnotator`, that loads the pipeline once per actor and,
-for each row, reads that shard, annotates it and writes its files with
-:func:`.shard.annotate_shard`, the function the local engine runs. The rows that come back are
-the shard results, which the driver records in the manifest. Input, output and the pipeline
-must therefore be at the same path on every node (a shared file system), or the pipeline an
-installed package.
+Each actor (:class:`ShardActor`) loads the pipeline once, then runs the pieces the driver hands
+it with :func:`.shard.run_piece`, the function the local engine's workers run, so the files are
+the same, byte for byte. The driver runs :func:`.supervise.supervise` over a :class:`RayPool`:
+an actor that dies (``ray.kill``, a segfault, the OOM killer, ``os._exit``) is replaced by a new
+one and its shard retried and bisected exactly as on local processes; an error raised in an
+actor comes back to the driver with its traceback. Actors are plain Ray actors, not Ray Data:
+Ray Data retries a failed task on its own, the same record again, and never says which.
 
-Why not ``ray.data.read_json``: one invalid line would fail the whole read, and the records'
-line numbers and the shard cut (what makes a rerun exactly-once) would be lost; the shard rows
-keep both. This module is imported only when ``--engine ray`` runs: ``import trf_core`` never
-imports ray.
+Input, output and the pipeline must be at the same path on every node (a shared file system),
+or the pipeline an installed package. The driver reads the input itself, to cut it into shards
+and keep each record's line number, rather than through ``ray.data.read_json``, which would
+stop the whole job at one invalid line. This module is imported only when ``--engine ray``
+runs: ``import trf_core`` never imports ray.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from typing import Any
 
+from .isolation import Piece, death_reason
 from .manifest import AnnotateError
 from .records import ShardTask
 from .settings import AnnotateSettings
-from .shard import ShardResult, annotate_shard
+from .shard import ShardResult, run_piece
+from .supervise import Event, supervise
 from .worker import limit_threads, load_pipeline, threads_for
-from .writers import annotation_columns
-
-_TASK_FIELDS = ("index", "first", "count", "byte_start", "byte_end")
+from .writers import WriteFailed, annotation_columns
 
 
 def _ray() -> Any:
     try:
         import ray
-        import ray.data
     except ImportError as err:
         raise AnnotateError(
-            "--engine ray needs Ray Data: pip install 'trf-core[ray]' (on every node of the "
+            "--engine ray needs Ray: pip install 'trf-core[ray]' (on every node of the "
             f"cluster) ({err})"
         ) from err
     return ray
 
 
-class ShardAnnotator:
-    """A Ray actor's state: one pipeline, loaded in ``__init__``, used for every shard it gets."""
+class ShardActor:
+    """A Ray actor's state: one pipeline, loaded by :meth:`load`, used for every piece."""
 
     def __init__(self, settings: AnnotateSettings, threads: int) -> None:
-        limit_threads(threads)
         self.settings = settings
-        self.nlp = load_pipeline(settings.pipeline, settings.code, 0 if settings.gpu >= 0 else -1)
-        self.columns = annotation_columns(self.nlp, settings.vectors)
+        self.threads = threads
+        self.nlp: Any = None
+        self.columns: tuple[str, ...] = ()
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        results = []
-        for i in range(len(batch["index"])):
-            task = ShardTask(**{name: int(batch[name][i]) for name in _TASK_FIELDS})
-            results.append(annotate_shard(self.nlp, self.columns, self.settings, task).as_json())
-        return {key: [result[key] for result in results] for key in results[0]}
+    def load(self) -> int:
+        """Load the pipeline (errors come back to the driver with their traceback); the pid."""
+        limit_threads(self.threads)
+        gpu = 0 if self.settings.gpu >= 0 else -1  # Ray shows each actor only its own GPU
+        self.nlp = load_pipeline(self.settings.pipeline, self.settings.code, gpu)
+        self.columns = annotation_columns(self.nlp, self.settings.vectors)
+        return os.getpid()
+
+    def run(self, piece: Piece) -> ShardResult | str | None:
+        """The piece's result; a failed write as its message (its exception would be wrapped)."""
+        try:
+            return run_piece(self.nlp, self.columns, self.settings, piece)
+        except WriteFailed as err:
+            return "write failed: " + err.advice()
+
+
+class _Actor:
+    """A handle with identity (the driver's key for an actor) and the pid it reported."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.pid: int | None = None
+
+
+class RayPool:
+    """Ray actors started on demand; implements ``supervise.WorkerPool``."""
+
+    def __init__(self, ray: Any, settings: AnnotateSettings, threads: int) -> None:
+        self.ray = ray
+        resources: dict[str, float] = {"num_cpus": settings.ray_num_cpus or float(threads)}
+        if settings.gpu >= 0:
+            resources["num_gpus"] = settings.ray_num_gpus
+        # A dead actor stays dead (max_restarts=0): the driver starts a fresh one and decides
+        # what it runs; Ray retrying the same piece on its own would hit the same record.
+        self.actor_class = ray.remote(max_restarts=0, max_task_retries=0, **resources)(ShardActor)
+        self.settings = settings
+        self.threads = threads
+        self.calls: dict[Any, tuple[_Actor, str]] = {}
+        self.actors: list[_Actor] = []
+
+    def start(self) -> _Actor:
+        actor = _Actor(self.actor_class.remote(self.settings, self.threads))
+        self.calls[actor.handle.load.remote()] = (actor, "load")
+        self.actors.append(actor)
+        return actor
+
+    def submit(self, actor: _Actor, piece: Piece) -> None:
+        self.calls[actor.handle.run.remote(piece)] = (actor, "run")
+
+    def wait(self) -> list[Event[_Actor]]:
+        ready, _ = self.ray.wait(list(self.calls), num_returns=1)
+        events = []
+        for ref in ready:
+            actor, call = self.calls.pop(ref)
+            events.append(self._event(actor, call, ref))
+        return events
+
+    def _event(self, actor: _Actor, call: str, ref: Any) -> Event[_Actor]:
+        exceptions = self.ray.exceptions
+        try:
+            value = self.ray.get(ref)
+        except exceptions.RayActorError as err:
+            self._forget(actor)
+            return Event(actor, "died", reason=death_reason(None, _first_line(err)))
+        except exceptions.RayTaskError as err:
+            where = "loading the pipeline" if call == "load" else "on a shard"
+            return Event(actor, "failed", reason=f"a Ray actor failed {where}:\n{err}")
+        if call == "load":
+            actor.pid = int(value)
+            return Event(actor, "ready")
+        if isinstance(value, str):
+            return Event(actor, "failed", reason=value.removeprefix("write failed: "))
+        return Event(actor, "done", result=value)
+
+    def retire(self, actor: _Actor) -> None:
+        self._forget(actor)
+        self.ray.kill(actor.handle)
+
+    def _forget(self, actor: _Actor) -> None:
+        if actor in self.actors:
+            self.actors.remove(actor)
+
+    def stop(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor.handle)
+        self.actors = []
+        self.calls = {}
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"Ray: {text[0]}" if text else "Ray: the actor died"
 
 
 def run_ray(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
@@ -64,30 +150,18 @@ def run_ray(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[
     if not tasks:
         return
     ray = _ray()
-    if not ray.is_initialized():
-        ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
+    started = not ray.is_initialized()
+    if started:
+        # Actor output (a component's prints, Ray's own reports) reaches this command's output.
+        ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=True)
     threads = threads_for(settings.n_process, settings.threads_per_worker)
-    resources: dict[str, float] = {"num_cpus": settings.ray_num_cpus or float(threads)}
-    if settings.gpu >= 0:
-        resources["num_gpus"] = settings.ray_num_gpus
-    dataset = ray.data.from_items(
-        [asdict(task) for task in tasks], override_num_blocks=len(tasks)
-    ).map_batches(
-        ShardAnnotator,
-        fn_constructor_args=(settings, threads),
-        batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=max(1, settings.n_process)),
-        **resources,
-    )
-    for row in dataset.iter_rows():
-        yield ShardResult(**{key: _plain(value) for key, value in row.items()})
+    pool = RayPool(ray, settings, threads)
+    try:
+        yield from supervise(pool, tasks, settings.n_process, settings.max_worker_deaths)
+    finally:
+        pool.stop()
+        if started:
+            ray.shutdown()
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars (as Ray Data hands back) to Python values; a missing file name to None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if value != value else value  # NaN for a null errors_file
-
-
-__all__ = ["ShardAnnotator", "run_ray"]
+__all__ = ["RayPool", "ShardActor", "run_ray"]

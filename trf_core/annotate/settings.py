@@ -38,6 +38,7 @@ class AnnotateSettings:
     ray_num_cpus: float = 0.0  # 0: threads_per_worker
     ray_num_gpus: float = 1.0  # per actor, when gpu >= 0
     progress: str = "auto"  # auto | bar | log | none
+    max_worker_deaths: int = 50  # per shard, retries and bisection probes included
 
     def output_options(self) -> dict[str, Any]:
         """The options that change the output files (the fingerprint's part besides the data)."""
