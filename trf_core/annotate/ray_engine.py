@@ -18,6 +18,7 @@ runs: ``import trf_core`` never imports ray.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -90,9 +91,14 @@ class RayPool:
         self.threads = threads
         self.calls: dict[Any, tuple[_Actor, str]] = {}
         self.actors: list[_Actor] = []
+        self.started = 0
+        self.prefix = f"trf-core-annotate-{uuid.uuid4().hex[:8]}"
 
     def start(self) -> _Actor:
-        actor = _Actor(self.actor_class.remote(self.settings, self.threads))
+        # Named, so `ray list actors` (and ray.get_actor) show which run an actor belongs to.
+        self.started += 1
+        options = self.actor_class.options(name=f"{self.prefix}-{self.started}")
+        actor = _Actor(options.remote(self.settings, self.threads))
         self.calls[actor.handle.load.remote()] = (actor, "load")
         self.actors.append(actor)
         return actor
