@@ -202,8 +202,8 @@ def bench_startup(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts()[:10]))
     contenders: dict[str, dict[str, str] | None] = {"worker process (this code)": None}
     if args.baseline_src:
-        env = {**os.environ, "PYTHONPATH": str(Path(args.baseline_src).resolve())}
-        contenders["in process (baseline)"] = env
+        baseline = {**os.environ, "PYTHONPATH": str(Path(args.baseline_src).resolve())}
+        contenders["in process (baseline)"] = baseline
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for i in range(args.repeats):
         for name, env in contenders.items():
