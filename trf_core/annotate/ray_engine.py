@@ -1,12 +1,16 @@
-"""The Ray engine: the same pieces of work as the local engine, run by Ray actors.
+"""The Ray engine: the same pieces of work as the local engine, run through Ray actors.
 
-Each actor (:class:`ShardActor`) loads the pipeline once, then runs the pieces the driver hands
-it with :func:`.shard.run_piece`, the function the local engine's workers run, so the files are
-the same, byte for byte. The driver runs :func:`.supervise.supervise` over a :class:`RayPool`:
-an actor that dies (``ray.kill``, a segfault, the OOM killer, ``os._exit``) is replaced by a new
-one and its shard retried and bisected exactly as on local processes; an error raised in an
-actor comes back to the driver with its traceback. Actors are plain Ray actors, not Ray Data:
-Ray Data retries a failed task on its own, the same record again, and never says which.
+Each actor (:class:`ShardActor`) holds one pipeline process: a worker of the local engine
+(:class:`.local.LocalPool`, one spawned process that loads the pipeline once and runs the pieces
+with :func:`.shard.run_piece`), so the files are the same as the local engine's, byte for byte.
+The process, not the actor, runs the pipeline so that a record that kills it (a segfault, the
+OOM killer, ``os._exit``) leaves the actor alive to say how it died (signal or exit code, which
+Ray does not report for an actor) and to start a fresh process. The driver runs
+:func:`.supervise.supervise` over a :class:`RayPool`: a death is charged to its piece and the
+shard retried and bisected exactly as on local processes; an actor that dies itself
+(``ray.kill``, its node lost) is replaced by a new actor; an error in an actor or its process
+comes back to the driver with its traceback. Actors are plain Ray actors, not Ray Data: Ray
+Data retries a failed task on its own, the same record again, and never says which.
 
 Input, output and the pipeline must be at the same path on every node (a shared file system),
 or the pipeline an installed package. The driver reads the input itself, to cut it into shards
@@ -20,16 +24,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .isolation import Piece, death_reason
+from .local import LocalPool
 from .manifest import AnnotateError
 from .records import ShardTask
 from .settings import AnnotateSettings
-from .shard import ShardResult, run_piece
+from .shard import ShardResult
 from .supervise import Event, supervise
-from .worker import limit_threads, load_pipeline, threads_for
-from .writers import WriteFailed, annotation_columns
+from .worker import threads_for
 
 
 def _ray() -> Any:
@@ -44,28 +49,41 @@ def _ray() -> Any:
 
 
 class ShardActor:
-    """A Ray actor's state: one pipeline, loaded by :meth:`load`, used for every piece."""
+    """A Ray actor: one pipeline process, started by :meth:`load`, fed one piece at a time.
+
+    Both methods answer ``(kind, value)``: ``("ready", pid)``, ``("done", result)``,
+    ``("died", reason)`` (the process died; the next call starts a fresh one) or
+    ``("failed", message)``.
+    """
 
     def __init__(self, settings: AnnotateSettings, threads: int) -> None:
-        self.settings = settings
-        self.threads = threads
-        self.nlp: Any = None
-        self.columns: tuple[str, ...] = ()
+        gpu = 0 if settings.gpu >= 0 else -1  # Ray shows each actor only its own GPU(s)
+        self.pool = LocalPool(replace(settings, gpu=gpu), threads)
+        self.worker: Any = None
 
-    def load(self) -> int:
-        """Load the pipeline (errors come back to the driver with their traceback); the pid."""
-        limit_threads(self.threads)
-        gpu = 0 if self.settings.gpu >= 0 else -1  # Ray shows each actor only its own GPU
-        self.nlp = load_pipeline(self.settings.pipeline, self.settings.code, gpu)
-        self.columns = annotation_columns(self.nlp, self.settings.vectors)
-        return os.getpid()
+    def _process(self) -> tuple[str, Any] | None:
+        """Start the pipeline process unless it runs; what went wrong, if anything did."""
+        if self.worker is not None:
+            return None
+        worker = self.pool.start()
+        (event,) = self.pool.wait()
+        if event.kind != "ready":
+            return event.kind, event.reason
+        self.worker = worker
+        return None
 
-    def run(self, piece: Piece) -> ShardResult | str | None:
-        """The piece's result; a failed write as its message (its exception would be wrapped)."""
-        try:
-            return run_piece(self.nlp, self.columns, self.settings, piece)
-        except WriteFailed as err:
-            return "write failed: " + err.advice()
+    def load(self) -> tuple[str, Any]:
+        return self._process() or ("ready", os.getpid())
+
+    def run(self, piece: Piece) -> tuple[str, Any]:
+        problem = self._process()
+        if problem is not None:
+            return problem
+        self.pool.submit(self.worker, piece)
+        (event,) = self.pool.wait()
+        if event.kind == "died":
+            self.worker = None
+        return event.kind, event.result if event.kind == "done" else event.reason
 
 
 class _Actor:
@@ -117,19 +135,22 @@ class RayPool:
     def _event(self, actor: _Actor, call: str, ref: Any) -> Event[_Actor]:
         exceptions = self.ray.exceptions
         try:
-            value = self.ray.get(ref)
+            kind, value = self.ray.get(ref)
         except exceptions.RayActorError as err:
             self._forget(actor)
             return Event(actor, "died", reason=death_reason(None, _first_line(err)))
         except exceptions.RayTaskError as err:
             where = "loading the pipeline" if call == "load" else "on a shard"
             return Event(actor, "failed", reason=f"a Ray actor failed {where}:\n{err}")
-        if call == "load":
+        if kind == "ready":
             actor.pid = int(value)
             return Event(actor, "ready")
-        if isinstance(value, str):
-            return Event(actor, "failed", reason=value.removeprefix("write failed: "))
-        return Event(actor, "done", result=value)
+        if kind == "done":
+            return Event(actor, "done", result=value)
+        if kind == "died" and call == "load":
+            self.retire(actor)  # its pipeline does not load: the driver counts that, in a row
+            return Event(actor, "died", reason=str(value))
+        return Event(actor, kind, reason=str(value), usable=kind == "died")
 
     def retire(self, actor: _Actor) -> None:
         self._forget(actor)

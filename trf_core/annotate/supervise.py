@@ -32,12 +32,16 @@ MAX_LOAD_DEATHS = 3
 class Event(Generic[W]):
     """``kind``: ``ready``, ``done`` (``result``: the shard's, None for a probe), ``died``
     (``reason``: how it ended) or ``failed`` (``reason``: the error, a traceback or a message).
+
+    ``usable``: after ``died``, the worker is still there to take more work (a Ray actor whose
+    pipeline process died starts a fresh one itself), so no new worker is started for it.
     """
 
     worker: W
     kind: str
     result: ShardResult | None = None
     reason: str = ""
+    usable: bool = False
 
 
 class WorkerPool(Protocol[W]):
@@ -127,6 +131,8 @@ def _charge_death(
         idle.remove(worker)  # killed from outside while waiting: nothing to charge
         return load_deaths
     piece = busy.pop(worker)
+    if event.usable:
+        idle.append(worker)
     isolation = isolations.setdefault(piece.task.index, ShardIsolation(piece.task, max_deaths))
     try:
         queue.extendleft(reversed(isolation.died(piece, event.reason)))
