@@ -32,8 +32,10 @@ def good_corpus(path: Path, n: int = 20) -> Path:
 
 
 def settings(pipeline: Path, input: Path, output: Path, /, **options: object) -> AnnotateSettings:
-    """Small shards, no progress output, the test components; ``options`` override anything."""
+    """Small shards, no progress output, the test components, in this process (``n_process=0``:
+    no worker start per run; the tests of workers say ``n_process``); ``options`` override."""
     values: dict[str, object] = {
+        "n_process": 0,
         "pipeline": str(pipeline),
         "input": str(input),
         "output": str(output),

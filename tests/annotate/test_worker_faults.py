@@ -81,7 +81,7 @@ def test_a_pipeline_that_every_record_kills_stops_with_one_clear_error(
     poison = {i: (f"k{i}", "KILL:exit3") for i in range(2, 6)}
     poisoned = corpus(tmp_path / "in.jsonl", 6, poison)
     with pytest.raises(AnnotateError) as info:
-        annotate(settings(toy_pipeline, poisoned, tmp_path / "out", shard_size=2,
+        annotate(settings(toy_pipeline, poisoned, tmp_path / "out", shard_size=2, n_process=1,
                           max_worker_deaths=2))  # fmt: skip
     message = str(info.value)
     assert "shard 1 (input records 3 to 4) killed its worker process 3 times" in message

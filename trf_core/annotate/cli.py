@@ -43,7 +43,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument(
-        "--n-process", type=int, default=1, help="local worker processes, or Ray actors"
+        "--n-process",
+        type=int,
+        default=1,
+        help="local worker processes (0: annotate in this process, which a record that crashes "
+        "the pipeline then ends), or Ray actors",
     )
     parser.add_argument(
         "--threads-per-worker",

@@ -1,10 +1,12 @@
 """The local engine: worker processes on this machine, one piece of work at a time each.
 
-Every run, ``--n-process 1`` included, annotates in *spawned* worker processes, never in the
+Every run, ``--n-process 1`` included, annotates in *spawned* worker processes, not in the
 command's own process: a record that crashes the pipeline (a segfault, the OOM killer,
 ``os._exit``) then kills a worker, which :mod:`.supervise` replaces while it isolates the record,
 instead of killing the command. The cost is one interpreter start and pipeline load per worker
-(measured in bench/README.md). Spawned, not forked: a fresh interpreter is how macOS and Windows
+(measured in bench/README.md). ``--n-process 0`` annotates in the command's own process
+(:class:`InlinePool`): no start cost and a debugger sees the pipeline, but nothing survives a
+record that kills the process. Spawned, not forked: a fresh interpreter is how macOS and Windows
 start workers anyway, and it never inherits a half-initialized torch or a lock another thread
 held.
 
@@ -198,9 +200,45 @@ class LocalPool:
         return [w.pid for w in self.workers if w.pid is not None]
 
 
+class InlinePool:
+    """The one "worker" is this process (``--n-process 0``); implements ``WorkerPool``."""
+
+    def __init__(self, settings: AnnotateSettings) -> None:
+        self.settings = settings
+        self.events: list[Event[int]] = []
+        self.nlp: Any = None
+        self.columns: tuple[str, ...] = ()
+
+    def start(self) -> int:
+        if self.settings.threads_per_worker > 0:
+            limit_threads(self.settings.threads_per_worker)
+        self.nlp = load_pipeline(self.settings.pipeline, self.settings.code, self.settings.gpu)
+        self.columns = annotation_columns(self.nlp, self.settings.vectors)
+        self.events.append(Event(0, "ready"))
+        return 0
+
+    def submit(self, worker: int, piece: Piece) -> None:
+        try:
+            result = run_piece(self.nlp, self.columns, self.settings, piece)
+        except WriteFailed as err:
+            self.events.append(Event(worker, "failed", reason=err.advice()))
+            return
+        self.events.append(Event(worker, "done", result=result))
+
+    def wait(self) -> list[Event[int]]:
+        events, self.events = self.events, []
+        return events
+
+    def retire(self, worker: int) -> None:
+        self.nlp = None
+
+
 def run_local(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
     """Each finished shard's result, as soon as it is written (in any order)."""
     if not tasks:
+        return
+    if settings.n_process == 0:
+        yield from supervise(InlinePool(settings), tasks, 1, settings.max_worker_deaths)
         return
     pool = LocalPool(settings, threads_for(settings.n_process, settings.threads_per_worker))
     try:
@@ -209,4 +247,4 @@ def run_local(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterato
         pool.stop()
 
 
-__all__ = ["LocalPool", "failure_text", "run_local"]
+__all__ = ["InlinePool", "LocalPool", "failure_text", "run_local"]

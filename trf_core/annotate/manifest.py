@@ -14,13 +14,13 @@ are. Only the main process writes either file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .records import file_sha256
 from .writers import WriteFailed, write_atomic
 
 MANIFEST = "manifest.json"
@@ -87,13 +87,9 @@ class Manifest:
         if shard is None:
             return False
         path = folder / shard["file"]
-        if not path.is_file() or _sha256(path) != shard["sha256"]:
+        if not path.is_file() or file_sha256(path) != shard["sha256"]:
             return False
         return shard["errors_file"] is None or (folder / shard["errors_file"]).is_file()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def open_output(folder: Path, fingerprint: dict[str, Any], n_shards: int) -> Manifest:

@@ -62,8 +62,9 @@ def check_settings(settings: AnnotateSettings) -> None:
     if settings.engine not in ("local", "ray"):
         raise AnnotateError("--engine must be 'local' or 'ray'")
     for name in ("shard_size", "batch_size", "n_process", "max_worker_deaths"):
-        if getattr(settings, name) < 1:
-            raise AnnotateError(f"--{name.replace('_', '-')} must be at least 1")
+        least = 0 if name == "n_process" and settings.engine == "local" else 1
+        if getattr(settings, name) < least:
+            raise AnnotateError(f"--{name.replace('_', '-')} must be at least {least}")
     if not Path(settings.input).is_file():
         raise AnnotateError(f"input {settings.input} is not a file")
     for path in settings.code:
