@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from annotate_helpers import CODE, done_shards, good_corpus, output_files, settings, write_jsonl
+from annotate_helpers import (
+    CODE,
+    alive,
+    children,
+    done_shards,
+    good_corpus,
+    output_files,
+    settings,
+    write_jsonl,
+)
 
 from trf_core.annotate.manifest import MANIFEST
 from trf_core.annotate.run import annotate
@@ -50,9 +59,16 @@ def test_sigkill_midway_then_rerun_gives_the_uninterrupted_output(
     deadline = time.monotonic() + 60
     while done_shards(out) < 3 and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.02)
+    workers = children(victim.pid)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = done_shards(out)
+    # Its worker sees the command gone and ends itself (SIGKILL leaves no time to stop it).
+    assert any("spawn_main" in cmdline for cmdline in workers.values())
+    deadline = time.monotonic() + 10
+    while alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(workers) == {}
     assert 3 <= killed_at < 13, "the run was not killed midway: make the test components slower"
     assert not json.loads((out / MANIFEST).read_text())["complete"]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from annotate_helpers import (
     CODE,
+    alive,
+    children,
     done_shards,
     output_files,
     read_jsonl,
@@ -103,36 +105,6 @@ def command(pipeline: Path, data: Path, out: Path, *options: str) -> list[str]:
 
 def environment(sleep: float = 0.0) -> dict[str, str]:
     return {**os.environ, "ANNOTATE_TEST_SLEEP": str(sleep)}
-
-
-def children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``, with their command lines (from /proc)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found[int(entry.name)] = cmdline
-    return found
-
-
-def alive(pids: dict[int, str]) -> dict[int, str]:
-    """Those of ``pids`` still running the same command line (not a zombie, not a reused pid)."""
-    left = {}
-    for pid, cmdline in pids.items():
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            now = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if now == cmdline and state != "Z":
-            left[pid] = cmdline
-    return left
 
 
 def workers_of(victim: subprocess.Popen[bytes], n: int) -> dict[int, str]:
