@@ -118,12 +118,13 @@ def bench_poison(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return report
 
 
-def write_big_input(path: Path, gigabytes: float) -> None:
-    """Records of about 1 KB: a short text (an EWT sentence) and a 900-byte ``payload`` field.
+def write_big_input(path: Path, gigabytes: float, payload_bytes: int) -> None:
+    """Records of a short text (an EWT sentence, at most 80 characters) and a ``payload`` field
+    of ``payload_bytes`` (carried through to the output).
 
     Few records and words per byte, so the workers' share of the run (tokenizing, writing the
-    rows; the payload is only carried through) stays small on a small machine: what is measured
-    is the driver, whose work is per byte (the scan) and per shard (dispatch, the journal).
+    rows) stays small on a small machine: what is measured is the driver, whose work is per
+    byte (the scan) and per shard (dispatch, the journal), not per record.
     """
     if path.exists() and path.stat().st_size >= gigabytes * 1e9 * 0.99:
         return
@@ -132,7 +133,8 @@ def write_big_input(path: Path, gigabytes: float) -> None:
     written = 0
     with path.open("w", encoding="utf-8") as handle:
         for i in itertools.count():
-            payload = (hashlib.sha256(str(i).encode()).hexdigest() * 15)[:900]
+            digest = hashlib.sha256(str(i).encode()).hexdigest()
+            payload = (digest * (payload_bytes // len(digest) + 1))[:payload_bytes]
             text = sentences[i % len(sentences)][:80]
             line = json.dumps({"text": text, "id": i, "payload": payload}) + "\n"
             handle.write(line)
@@ -158,7 +160,7 @@ def sample_rss(pid: int, samples: list[tuple[float, int]], stop: threading.Event
 def bench_memory(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     pipeline, code = make_pipeline(work)
     data = Path(args.big_input)
-    write_big_input(data, args.gb)
+    write_big_input(data, args.gb, args.payload_bytes)
     out = work / "big-out"
     cmd = command(pipeline, code, data, out, "--n-process", "2", "--shard-size",
                   str(args.big_shard_size))  # fmt: skip
@@ -227,7 +229,8 @@ def main() -> None:
     parser.add_argument(
         "--big-input", default=str(Path(tempfile.gettempdir()) / "annotate-big.jsonl")
     )
-    parser.add_argument("--big-shard-size", type=int, default=1000)
+    parser.add_argument("--big-shard-size", type=int, default=50)
+    parser.add_argument("--payload-bytes", type=int, default=50_000)
     parser.add_argument("--baseline-src", default="")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
