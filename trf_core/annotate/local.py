@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, TextIO
 
 from .isolation import Piece, death_reason
 from .records import ShardTask
@@ -233,16 +233,18 @@ class InlinePool:
         self.nlp = None
 
 
-def run_local(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
+def run_local(
+    settings: AnnotateSettings, tasks: Sequence[ShardTask], log: TextIO | None = None
+) -> Iterator[ShardResult]:
     """Each finished shard's result, as soon as it is written (in any order)."""
     if not tasks:
         return
     if settings.n_process == 0:
-        yield from supervise(InlinePool(settings), tasks, 1, settings.max_worker_deaths)
+        yield from supervise(InlinePool(settings), tasks, 1, settings.max_worker_deaths, log)
         return
     pool = LocalPool(settings, threads_for(settings.n_process, settings.threads_per_worker))
     try:
-        yield from supervise(pool, tasks, settings.n_process, settings.max_worker_deaths)
+        yield from supervise(pool, tasks, settings.n_process, settings.max_worker_deaths, log)
     finally:
         pool.stop()
 

@@ -25,7 +25,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TextIO
 
 from .isolation import Piece, death_reason
 from .local import LocalPool
@@ -172,7 +172,9 @@ def _first_line(err: BaseException) -> str:
     return f"Ray: {text[0]}" if text else "Ray: the actor died"
 
 
-def run_ray(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
+def run_ray(
+    settings: AnnotateSettings, tasks: Sequence[ShardTask], log: TextIO | None = None
+) -> Iterator[ShardResult]:
     """Each finished shard's result, as the actors finish them."""
     if not tasks:
         return
@@ -184,7 +186,7 @@ def run_ray(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[
     threads = threads_for(settings.n_process, settings.threads_per_worker)
     pool = RayPool(ray, settings, threads)
     try:
-        yield from supervise(pool, tasks, settings.n_process, settings.max_worker_deaths)
+        yield from supervise(pool, tasks, settings.n_process, settings.max_worker_deaths, log)
     finally:
         pool.stop()
         if started:

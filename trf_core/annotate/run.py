@@ -113,14 +113,16 @@ def fingerprint(settings: AnnotateSettings, scan: InputScan) -> dict[str, Any]:
     return normalized
 
 
-def engine_results(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
+def engine_results(
+    settings: AnnotateSettings, tasks: Sequence[ShardTask], log: TextIO
+) -> Iterator[ShardResult]:
     if settings.engine == "ray":
         from .ray_engine import run_ray
 
-        return run_ray(settings, tasks)
+        return run_ray(settings, tasks, log)
     from .local import run_local
 
-    return run_local(settings, tasks)
+    return run_local(settings, tasks, log)
 
 
 def annotate(settings: AnnotateSettings, log: TextIO | None = None) -> Summary:
@@ -142,7 +144,7 @@ def annotate(settings: AnnotateSettings, log: TextIO | None = None) -> Summary:
     manifest.complete = False
     try:
         manifest.save(output)
-        _record_all(manifest, output, engine_results(settings, pending), progress)
+        _record_all(manifest, output, engine_results(settings, pending, log), progress)
         progress.close()
         manifest.complete = True
         manifest.save(output)

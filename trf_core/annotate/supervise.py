@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TextIO, TypeVar
 
 from .isolation import Piece, ShardIsolation, WorkerDeathLimit
 from .manifest import AnnotateError
@@ -59,9 +59,16 @@ class WorkerPool(Protocol[W]):
 
 
 def supervise(
-    pool: WorkerPool[W], tasks: Sequence[ShardTask], n_workers: int, max_deaths: int
+    pool: WorkerPool[W],
+    tasks: Sequence[ShardTask],
+    n_workers: int,
+    max_deaths: int,
+    log: TextIO | None = None,
 ) -> Iterator[ShardResult]:
-    """Run every task on ``pool`` and yield each shard's result as it is written."""
+    """Run every task on ``pool`` and yield each shard's result as it is written.
+
+    Each worker death is reported on ``log`` in one line, as is each record set aside for it.
+    """
     queue: deque[Piece] = deque(Piece(task) for task in tasks)
     isolations: dict[int, ShardIsolation] = {}
     loading: set[W] = set()
@@ -95,12 +102,30 @@ def supervise(
                     assert event.result is not None
                     yield event.result
             elif event.kind == "died":
+                lost = busy.get(worker)
                 load_deaths = _charge_death(event, loading, idle, busy, queue, isolations,
                                             load_deaths, max_deaths)  # fmt: skip
+                if log is not None and lost is not None:
+                    _report(log, lost, event.reason, isolations[lost.task.index])
                 if queue and len(loading) + len(idle) + len(busy) < n_workers:
                     loading.add(pool.start())
         while idle and len(idle) > len(queue):
             pool.retire(idle.pop())
+
+
+def _report(log: TextIO, piece: Piece, reason: str, isolation: ShardIsolation) -> None:
+    how = reason.removeprefix("killed the worker process ")
+    what = f"{len(piece.positions)} of its records" if piece.positions is not None else "it"
+    lines = [f"shard {piece.task.index}: a worker died running {what} {how}"]
+    if piece.probe and piece.positions is not None and len(piece.positions) == 1:
+        line = piece.task.first + 1 + piece.positions[0]
+        lines.append(f"shard {piece.task.index}: input line {line} kills the worker: set aside")
+    elif isolation.deaths == 1:
+        lines[0] += ": running it again in a fresh worker"
+    else:
+        lines[0] += ": splitting it to find the record that kills"
+    log.write("".join(line + "\n" for line in lines))
+    log.flush()
 
 
 def _charge_death(
