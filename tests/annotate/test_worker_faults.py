@@ -5,6 +5,7 @@ the output of a clean run, the killing records in the errors files."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import resource
@@ -66,9 +67,14 @@ def test_records_that_kill_their_worker_are_isolated_and_the_rest_annotated(
     poisoned = corpus(tmp_path / "in.jsonl", 12, poison)
     clean = corpus(tmp_path / "clean.jsonl", 12, poison, clean=True)
     annotate(settings(toy_pipeline, clean, tmp_path / "clean", shard_size=4))
+    log = io.StringIO()
     summary = annotate(
-        settings(toy_pipeline, poisoned, tmp_path / "out", shard_size=4, n_process=n_process)
+        settings(toy_pipeline, poisoned, tmp_path / "out", shard_size=4, n_process=n_process), log
     )
+    for position in poison:  # the command said what it did
+        assert (
+            f"shard {position // 4}: input line {position + 1} kills the worker" in log.getvalue()
+        )
     assert (summary.records, summary.docs, summary.errors) == (12, 12 - len(poison), len(poison))
     # Every other record annotated, with the same bytes (the same line numbers) as a run
     # without the killing records; those are in the errors files, with line, id and reason.
