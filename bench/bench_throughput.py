@@ -14,7 +14,7 @@ Contenders, all with all-MiniLM-L6-v2 and the same torch thread count:
   (``peer_spacy_transformers.py``), run in turns with ours;
 - training: ``nlp.update`` on that pipeline vs the bare model's forward + linear tag head +
   cross-entropy + backward + ``torch.optim.AdamW`` step, on the same batches of gold sentences;
-- alignment: ``trf_core.align.align_batch`` alone, seconds per 10k tokens;
+- alignment: ``trf_core.contract.align.align_batch`` alone, seconds per 10k tokens;
 - ``import trf_core`` with 20 fake plugins (``bench_import.py``, run as a subprocess);
 - memory: for each retention setting of the component (``keep``), the bytes of every array in
   ``doc._.trf_data`` per 1,000 docs, the bytes those arrays really hold on to (a view keeps its
@@ -274,7 +274,7 @@ def measure_memory(nlp: Any, texts: list[str], batch_size: int) -> dict[str, Any
     """
     import tracemalloc
 
-    from trf_core.data import TransformerData
+    from trf_core.contract.data import TransformerData
 
     transformer = nlp.get_pipe("transformer")
     original = transformer.cfg["keep"]
@@ -332,8 +332,8 @@ def measure_alignment(
     nlp: Any, tokenizer: Any, texts: list[str], batch_size: int, repeats: int
 ) -> dict[str, Any]:
     """``align_batch`` alone on the batches the pipeline would build (doc spans)."""
-    from trf_core.align import align_batch
-    from trf_core.windowing import plan_windows
+    from trf_core.component.windowing import plan_windows
+    from trf_core.contract.align import align_batch
 
     inputs: list[tuple[Any, Any, int, list[int]]] = []
     n_tokens = 0

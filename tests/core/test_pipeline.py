@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from spacy.cli.init_config import fill_config
 from thinc.api import Config
 
 from trf_core import FullTransformerBatch, TransformerData
-from trf_core.pipeline import Transformer
+from trf_core.component.transformer import Transformer
 from trf_core.testing.pipelines import (
     DOC_SPANS,
     MARK_SETTER,
@@ -155,12 +156,17 @@ def test_a_setter_given_before_loading_still_gets_hidden_states():
     assert reader.got_hidden == [True]
 
 
-def test_set_extra_annotations_config_loads_as_annotation_setter(tmp_path: Path):
+def test_set_extra_annotations_config_loads_as_annotation_setter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
     nlp = spacy.blank("en")
     cfg = transformer_cfg()
     del cfg["annotation_setter"]
     cfg["set_extra_annotations"] = {"@annotation_setters": MARK_SETTER, "key": "old_name"}
-    nlp.add_pipe("transformer", config=cfg)
+    with caplog.at_level(logging.INFO, logger="trf_core"):
+        nlp.add_pipe("transformer", config=cfg)
+    # the stored config's rewrite is said, not silent
+    assert "set_extra_annotations is now annotation_setter" in caplog.text
     nlp.initialize()
     assert nlp("green eggs").user_data["old_name"] == 1
     stored = nlp.config["components"]["transformer"]
@@ -304,7 +310,7 @@ def test_component_built_directly_and_bad_model_is_explained():
 
 
 def test_default_config_names_the_minilm_package_and_strided_spans():
-    from trf_core.pipeline import DEFAULT_CONFIG
+    from trf_core.component.transformer import DEFAULT_CONFIG
 
     model = DEFAULT_CONFIG["transformer"]["model"]
     assert model["@architectures"] == "spacy-transformers.TransformerModel.v3"

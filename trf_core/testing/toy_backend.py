@@ -25,10 +25,11 @@ from spacy.tokens import Doc, Span
 from thinc.api import Model
 from thinc.types import Ints2d
 
-from .. import backend_contract as contract
-from ..align import align_batch
-from ..data import FullTransformerBatch, ModelOutput, WordpieceBatch
-from ..types import BackendModel, SpanGetter
+from ..component.listeners import listener_attrs
+from ..contract import backend as contract
+from ..contract.align import align_batch
+from ..contract.data import FullTransformerBatch, ModelOutput, WordpieceBatch
+from ..contract.types import BackendModel, SpanGetter
 
 __all__ = [
     "CLS",
@@ -117,8 +118,12 @@ def _make_window(span: Span, strings: list[str], offsets: list[tuple[int, int]])
     )
 
 
-def count_toy_pieces(docs: Sequence[Doc]) -> list[int]:
-    """The cheap length estimate ``pipe`` may group docs by: pieces of the whole text + 2."""
+def count_toy_pieces(model: Model, docs: Sequence[Doc]) -> list[int]:
+    """The cheap length estimate ``pipe`` may group docs by: pieces of the whole text + 2.
+
+    The backend's ``count_pieces`` attribute; a function of the model, as the contract asks
+    (the toy needs nothing of it: its pieces depend on the text alone).
+    """
     counts = []
     for doc in docs:
         n = sum(-(-len(m.group()) // PIECE_CHARS) for m in _CHUNK.finditer(doc.text))
@@ -158,7 +163,7 @@ def toy_transformer_v1(
         contract.OUTPUT_HIDDEN_STATES: False,
         contract.OUTPUT_ATTENTIONS: False,
         contract.COUNT_PIECES: count_toy_pieces,
-        **contract.listener_attrs(),
+        **listener_attrs(),
     }
     return Model(
         "toy_transformer",

@@ -70,8 +70,8 @@ def test_spacy_transformers_pipeline_saves_in_our_format(tmp_path: Path) -> None
 
 def test_spacy_transformers_docbin_loads(expected: list[dict[str, Any]]) -> None:
     import trf_core  # noqa: F401  (registers the msgpack decoders for trf_data)
-    from trf_core.data import TransformerData
-    from trf_core.extensions import install_extensions
+    from trf_core.contract.data import TransformerData
+    from trf_core.contract.extensions import install_extensions
 
     install_extensions()
     docs = list(DocBin().from_disk(FIXTURE / "docs.spacy").get_docs(spacy.blank("en").vocab))
@@ -95,9 +95,9 @@ def test_spacy_transformers_model_bytes_load() -> None:
 
     legacy = (FIXTURE / "pipeline" / "transformer" / "model").read_bytes()
     from_bytes = TransformerModel("gone", get_spans=doc_spans)
-    from_bytes.attrs["trf_from_bytes"](legacy)
+    from_bytes.attrs["trf_from_bytes"](from_bytes, legacy)
     from_disk = TransformerModel("gone", get_spans=doc_spans)
-    from_disk.attrs["trf_from_disk"](FIXTURE / "pipeline" / "transformer" / "model")
+    from_disk.attrs["trf_from_disk"](from_disk, FIXTURE / "pipeline" / "transformer" / "model")
     doc = NLP("The lazy fox sleeps over the dog.")
     a = from_bytes.predict([doc]).tensors
     b = from_disk.predict([doc]).tensors

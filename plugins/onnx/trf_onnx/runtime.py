@@ -1,10 +1,10 @@
 """Run a window plan through an ONNX Runtime session and put whole spans back together.
 
-The numpy counterpart of trf-hf's torch runner: windows run in groups of similar length, each
-cut to its own longest window (:func:`trf_core.windowing.length_groups`, the grouping trf-hf
-uses), and every span position is then taken from the window the plan chose for it. Only the
-outputs asked for are fetched from the session, so a pipeline without hidden-state listeners
-never copies the inner layers out.
+The numpy counterpart of trf-hf's torch runner: windows run in groups of similar length, each cut to
+its own longest window (:func:`trf_core.component.windowing.length_groups`, the grouping trf-hf
+uses), and every span position is then taken from the window the plan chose for it. Only the outputs
+asked for are fetched from the session, so a pipeline without hidden-state listeners never copies
+the inner layers out.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy
 from thinc.types import Floats2d, Floats3d
 
-from trf_core.windowing import WindowPlan, length_groups
+from trf_core.component.windowing import WindowPlan, length_groups
 
 LAST = "last_hidden_state"
 POOLED = "pooler_output"

@@ -10,7 +10,7 @@ from typing import Any
 from spacy.tokens import Doc, Span
 
 BATCH_TOLERANCE = 1e-4
-"""DESIGN.md's batching invariance tolerance."""
+"""The batching invariance tolerance (docs/plugin-guide.md, "The contract")."""
 
 EXAMPLE_TEXTS: tuple[str, ...] = (
     "Hello world. This is a test.",
@@ -105,7 +105,7 @@ def run_on_batches(
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from .. import strategies as trf_st
+    from ..strategies import docs as generated_docs
 
     @settings(
         max_examples=max_examples,
@@ -114,7 +114,7 @@ def run_on_batches(
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(st.lists(trf_st.docs(max_tokens=25), min_size=max(min_docs, 1), max_size=4))
+    @given(st.lists(generated_docs(max_tokens=25), min_size=max(min_docs, 1), max_size=4))
     def run(docs: list[Doc]) -> None:
         check([prepare(doc) for doc in docs])
 
