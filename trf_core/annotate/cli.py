@@ -41,6 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="a Python file to import in every worker first (custom components); repeatable",
     )
+    _where_options(parser)
+
+
+def _where_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how the shards run: none of these changes the output."""
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument(
         "--n-process",
