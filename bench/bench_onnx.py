@@ -248,12 +248,8 @@ def main(argv: list[str] | None = None) -> int:
 
         for nlp in load.values():  # warm up: load lazily loaded models, first-call costs
             list(nlp.pipe(texts[:64], batch_size=args.batch_size))
-        samples = in_turns({k: runner(nlp) for k, nlp in load.items()}, args.repeats)
-        speed = summarize(samples, words)
-        base = speed["trf_hf"]["median_s"]
-        for kind in TARGETS:
-            speed[kind]["x_trf_hf"] = base / speed[kind]["median_s"]
-        report["speed"] = speed
+        timed = in_turns({k: runner(nlp) for k, nlp in load.items()}, args.repeats)
+        report["speed"] = summarize(timed, words, "trf_hf", ratio_key="x_trf_hf")
     if "memory" not in args.skip:
         mem = {k: memory(sys.executable, p, threads_override(k, 1)) for k, p in paths.items()}
         if args.onnx_python:

@@ -243,6 +243,8 @@ def _reassemble(
 
 def _mean_per_span(pooled: torch.Tensor, window_span: torch.Tensor, n_spans: int) -> torch.Tensor:
     """A span's pooled output: the mean over its windows (the window itself when it fits)."""
+    if int(window_span.shape[0]) == n_spans:  # one window a span, in span order: nothing to mix
+        return pooled
     total = pooled.new_zeros((n_spans, pooled.shape[-1])).index_add(0, window_span, pooled)
     counts = torch.bincount(window_span, minlength=n_spans).to(pooled.dtype).clamp(min=1)
     return total / counts[:, None]
