@@ -9,6 +9,7 @@ unpacked instead.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def test_pack_rows_places_every_window_once_without_overlap(lengths: list[int]) 
     for row, extents in by_row.items():
         extents.sort()
         assert extents[0][0] == 0
-        for (_, end), (start, _) in zip(extents, extents[1:]):
+        for (_, end), (start, _) in pairwise(extents):
             assert start == end  # end to end, no gap, no overlap
         assert extents[-1][1] == packed.fill[row]
     # first fit: no two rows would fit in one

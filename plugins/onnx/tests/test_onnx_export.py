@@ -155,6 +155,51 @@ def test_config_and_meta_name_the_onnx_backend(bert_onnx: Path) -> None:
     ]
 
 
+def test_bert_export_is_fused_and_still_gives_trf_hf_outputs(bert_onnx: Path) -> None:
+    # ONNX Runtime's fused kernels are what make the export fast; the fp32 test above shows the
+    # fused graph's outputs equal trf-hf's, this one that fusion really happened.
+    import onnx
+
+    meta = json.loads((bert_onnx / "transformer" / "model" / "trf_onnx.json").read_text())
+    assert meta["fusions"].get("Attention") == 2  # one per layer of the tiny BERT
+    assert meta["fusions"].get("SkipLayerNormalization", 0) >= 2
+    graph = onnx.load(str(bert_onnx / "transformer" / "model" / "model.onnx")).graph
+    assert "Attention" in {node.op_type for node in graph.node}
+
+
+def test_a_fusion_that_changes_outputs_is_not_kept(tmp_path: Path) -> None:
+    from trf_onnx import fusion
+
+    reference = tmp_path / "reference.onnx"
+    candidate = tmp_path / "candidate.onnx"
+    _identity_graph(reference, scale=1.0)
+    _identity_graph(candidate, scale=1.001)
+    feed = {"attention_mask": numpy.ones((1, 3), dtype="int64")}
+    assert fusion._agrees(reference, reference, feed)
+    assert not fusion._agrees(reference, candidate, feed)
+
+
+def _identity_graph(path: Path, scale: float) -> None:
+    """A graph mapping the mask to float times ``scale``: two graphs that differ only in value."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["as_float"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["as_float", "scale"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, 3])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3])],
+        initializer=[helper.make_tensor("scale", TensorProto.FLOAT, [], [scale])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
 def test_int8_export_is_smaller_and_close(bert_pipeline: Path, bert_onnx: Path) -> None:
     output = bert_pipeline.parent / "int8"
     _export(bert_pipeline, output, "--quantize", "int8")
@@ -163,6 +208,10 @@ def test_int8_export_is_smaller_and_close(bert_pipeline: Path, bert_onnx: Path) 
     assert int8_file.stat().st_size < fp32_file.stat().st_size
     meta = json.loads((output / "transformer" / "model" / "trf_onnx.json").read_text())
     assert meta["quantize"] == "int8"
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(int8_file)).graph.node}
+    assert "QAttention" in ops  # the fused attention's weights are quantized too
     fp32, int8 = _run(spacy.load(bert_onnx), TEXTS), _run(spacy.load(output), TEXTS)
     diff = _max_diff(fp32, int8)
     assert 0 < diff < 0.5  # quantized (not the fp32 graph), yet the same model

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import files as onnx_files
+from .fusion import eager_attention, fuse
 from .runtime import LAST, POOLED, hidden_state_name
 
 QUANTIZE_CHOICES = ("int8",)
@@ -190,7 +191,7 @@ def export_encoder(
     fp32_path = folder / ("fp32.onnx" if quantize else onnx_files.MODEL_FILE)
     # Tracing warns about shape checks it records as constants; the ones transformers makes
     # hold for every input (the tests compare with trf-hf on many lengths and paddings).
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), eager_attention(transformer):
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*aten::index.*", category=UserWarning)
@@ -205,15 +206,10 @@ def export_encoder(
             do_constant_folding=True,
             dynamo=False,
         )
+    feed = {name: array.numpy() for name, array in zip(input_names, example)}
+    fusions = fuse(fp32_path, config, feed)
     if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(
-            str(fp32_path),
-            str(folder / onnx_files.MODEL_FILE),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"],
-        )
+        _quantize_int8(fp32_path, folder / onnx_files.MODEL_FILE)
         fp32_path.unlink()
     meta = onnx_files.ExportMeta(
         hidden_size=int(config.hidden_size),
@@ -227,9 +223,28 @@ def export_encoder(
         special_tokens=list(getattr(tokenizer, "all_special_tokens", []) or []),
         quantize=quantize,
         source=str(backend.attrs.get("name", "")),
+        fusions=fusions,
     )
     (folder / onnx_files.META_FILE).write_text(meta.to_json(), encoding="utf8")
     return meta
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8: the weights of every MatMul and fused attention (the embeddings stay fp32).
+
+    The fused operators come from ONNX Runtime's own domain, which ONNX shape inference does not
+    type; their outputs are float, which ``DefaultTensorType`` tells the quantizer.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def _example_inputs(tokenizer: Any, input_names: list[str], length: int) -> list[Any]:
