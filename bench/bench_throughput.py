@@ -17,7 +17,7 @@ Contenders, all with all-MiniLM-L6-v2 and the same torch thread count:
 - training, on batches of ~1,000 gold words: ``nlp.update`` vs the limit, the bare model's
   forward + linear tag head + cross-entropy + backward + ``torch.optim.AdamW`` in exact-length
   groups formed across the batches (one step per batch), and the same grouped within each batch;
-- alignment: ``trf_core.align.align_batch`` alone, ms per 10k tokens;
+- alignment: ``trf_core.contract.align.align_batch`` alone, ms per 10k tokens;
 - ``import trf_core`` with 20 fake plugins (``bench_import.py``, run as a subprocess);
 - memory: for each retention setting of the component (``keep``), the bytes of every array in
   ``doc._.trf_data`` per 1,000 docs, the bytes those arrays really hold on to (a view keeps its
@@ -160,7 +160,7 @@ def exact_length_groups(lengths: Sequence[int], max_items: int, max_pieces: int)
 
 def padded_batches(lengths: Sequence[int], size: int, max_pieces: int) -> list[list[int]]:
     """Indices sorted by length, in batches of ``size`` capped at ``max_pieces`` padded pieces."""
-    from trf_core.batching import plan_batches
+    from trf_core.component.batching import plan_batches
 
     return plan_batches(lengths, max_pieces, size)
 
@@ -401,7 +401,7 @@ def measure_memory(nlp: Any, texts: list[str], batch_size: int) -> dict[str, Any
     """
     import tracemalloc
 
-    from trf_core.data import TransformerData
+    from trf_core.contract.data import TransformerData
 
     transformer = nlp.get_pipe("transformer")
     original = transformer.cfg["keep"]
@@ -459,8 +459,8 @@ def measure_alignment(
     nlp: Any, tokenizer: Any, texts: list[str], batch_size: int, repeats: int
 ) -> dict[str, Any]:
     """``align_batch`` alone on the batches the pipeline would build (doc spans)."""
-    from trf_core.align import align_batch
-    from trf_core.windowing import plan_windows
+    from trf_core.component.windowing import plan_windows
+    from trf_core.contract.align import align_batch
 
     inputs: list[tuple[Any, Any, int, list[int]]] = []
     n_tokens = 0
@@ -578,7 +578,7 @@ def word_batches(docs: Sequence[Any], words: int, n_batches: int) -> list[list[A
 
 def window_rows(nlp: Any, tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """The windows trf-core's HF backend runs for these texts (doc spans, default windowing)."""
-    from trf_core.windowing import plan_windows
+    from trf_core.component.windowing import plan_windows
 
     spans = [nlp.make_doc(t)[:] for t in texts]
     plan = plan_windows(tokenizer, spans, window=512, stride=0, truncate=False)

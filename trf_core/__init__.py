@@ -5,31 +5,31 @@ The public surface lives here and nowhere else; submodules are implementation.
 
 from __future__ import annotations
 
-from . import registry
-from .align import align_batch, align_by_strings
-from .batching import plan_batches
-from .data import FullTransformerBatch, ModelOutput, TransformerData, WordpieceBatch
-from .errors import (
-    MissingDistributionError,
-    PluginConflictError,
-    SpacyTransformersInstalledError,
-    UnknownRegistryNameError,
-)
-from .hookspecs import hookimpl, hookspec
-from .listeners import (
+from .component.batching import plan_batches
+from .component.listeners import (
     TransformerListener,
     last_layer_head,
     layers_head,
+    listener_attrs,
     replace_listener,
     replace_listener_cfg,
     scalar_mix_head,
     tok2vec_from_backend,
     transformer_to_docs,
 )
-from .plugins import load_plugins
-from .pooling import nonempty_pooling
-
-__version__ = "0.1.0"
+from .component.pooling import nonempty_pooling
+from .contract.align import align_batch, align_by_strings
+from .contract.data import FullTransformerBatch, ModelOutput, TransformerData, WordpieceBatch
+from .contract.errors import (
+    MissingDistributionError,
+    PluginConflictError,
+    SpacyTransformersInstalledError,
+    UnknownRegistryNameError,
+)
+from .plugins import registry
+from .plugins.hookspecs import hookimpl, hookspec
+from .plugins.loader import load_plugins
+from .version import __version__
 
 __all__ = [
     "FullTransformerBatch",
@@ -49,6 +49,7 @@ __all__ = [
     "hookspec",
     "last_layer_head",
     "layers_head",
+    "listener_attrs",
     "load_plugins",
     "nonempty_pooling",
     "plan_batches",
@@ -69,7 +70,7 @@ def __getattr__(name: str) -> object:
     ``python -m trf_core plugins`` working there, so they can report the clash.
     """
     if name == "Transformer":
-        from .pipeline import Transformer
+        from .component.transformer import Transformer
 
         return Transformer
     raise AttributeError(f"module 'trf_core' has no attribute {name!r}")

@@ -6,7 +6,7 @@ Kept cheap to import: the setter modules load only when the core asks for the na
 from collections.abc import Callable
 from typing import Any
 
-from trf_core.hookspecs import hookimpl
+from trf_core.plugins.hookspecs import hookimpl
 
 
 @hookimpl

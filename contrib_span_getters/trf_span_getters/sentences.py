@@ -13,7 +13,7 @@ from spacy.tokens import Doc, Span
 from ._checks import as_doc_list, non_negative_int, positive_int
 
 if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
-    from trf_core.types import SpanGetter
+    from trf_core.contract.types import SpanGetter
 
 SENT_CONTEXT = "trf.sent_context_spans.v1"
 PACKED = "trf.packed_sent_spans.v1"

@@ -22,7 +22,7 @@ from spacy.tokens import Doc, Span
 from ._checks import as_doc_list, positive_int
 
 if TYPE_CHECKING:  # the core is not imported at run time: it loads this plugin
-    from trf_core.types import SpanGetter
+    from trf_core.contract.types import SpanGetter
 
 NAME = "spacy-transformers.strided_spans.v1"
 

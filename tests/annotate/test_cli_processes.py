@@ -125,7 +125,7 @@ def test_the_command_refuses_a_changed_run_with_exit_code_2(
 def test_the_annotate_modules_import_neither_ray_nor_torch_themselves() -> None:
     probe = (
         "import sys\n"
-        "import trf_core.cli as cli\n"
+        "import trf_core.cli.main as cli\n"
         "cli.build_parser()\n"
         "import trf_core.annotate.run, trf_core.annotate.local, trf_core.annotate.shard\n"
         "print(sorted(m for m in ('ray', 'torch') if sys.modules.get(m) is not None))\n"

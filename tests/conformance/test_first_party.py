@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from trf_core.pipeline import null_annotation_setter
+from trf_core.component.transformer import null_annotation_setter
 from trf_core.testing.suites import (
     AnnotationSetterTests,
     BackendTests,

@@ -20,8 +20,8 @@ import spacy
 from spacy.tokens import Doc, DocBin
 
 import trf_core
-from trf_core import cli
-from trf_core.scaffold import KINDS, PluginNames, render_plugin, trf_core_requirement
+from trf_core.cli import main as cli
+from trf_core.cli.scaffold import KINDS, PluginNames, render_plugin, trf_core_requirement
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -313,6 +313,6 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("trf_core-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for kind in KINDS:
-        assert f"trf_core/templates/{kind}/__package__/plugin.py.tmpl" in names
-    assert "trf_core/templates/common/pyproject.toml.tmpl" in names
+        assert f"trf_core/cli/templates/{kind}/__package__/plugin.py.tmpl" in names
+    assert "trf_core/cli/templates/common/pyproject.toml.tmpl" in names
     assert "trf_core/testing/pytest_plugin.py" in names

@@ -11,7 +11,7 @@ import spacy
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from trf_core.align import align_batch, align_by_strings
+from trf_core.contract.align import align_batch, align_by_strings
 
 # align_by_strings needs the optional spacy-alignments package (trf-core[alignments]).
 needs_spacy_alignments = pytest.mark.skipif(

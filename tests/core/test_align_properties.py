@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.tokens import Doc, Span
 
-from trf_core.align import align_batch, align_by_strings
+from trf_core.contract.align import align_batch, align_by_strings
 from trf_core.testing import strategies as trf_st
 from trf_core.testing.toy_backend import toy_tokenize
 

@@ -6,8 +6,8 @@ import numpy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trf_core.arrays import offsets_from_lengths, to_numpy
-from trf_core.data import ModelOutput, WordpieceBatch
+from trf_core.contract.arrays import offsets_from_lengths, to_numpy
+from trf_core.contract.data import ModelOutput, WordpieceBatch
 
 
 @given(st.lists(st.integers(0, 50), max_size=20))

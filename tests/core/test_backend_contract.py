@@ -10,7 +10,7 @@ import pytest
 import spacy
 from thinc.api import Model
 
-from trf_core import backend_contract as contract
+from trf_core.contract import backend as contract
 from trf_core.testing import checks
 from trf_core.testing.pipelines import whole_docs
 from trf_core.testing.toy_backend import toy_transformer_v1

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trf_core.batching import plan_batches
+from trf_core.component.batching import plan_batches
 
 
 def test_example_groups_short_items_and_isolates_an_oversized_one() -> None:

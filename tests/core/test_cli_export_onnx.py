@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from trf_core import cli_export_onnx
-from trf_core.cli import build_parser, main
+from trf_core.cli import export_onnx as cli_export_onnx
+from trf_core.cli.main import build_parser, main
 
 
 def test_the_command_is_listed() -> None:
@@ -46,8 +46,8 @@ def test_building_the_cli_loads_no_exporter() -> None:
     """Plugin modules load with trf_core (cheap by design); the exporter and runtimes do not."""
     heavy = ("trf_onnx.export", "trf_hf.backend", "onnx", "onnxruntime", "transformers")
     code = (
-        "import sys, trf_core.cli, trf_core.cli_export_onnx\n"
-        "trf_core.cli.build_parser()\n"
+        "import sys, trf_core.cli.main, trf_core.cli.export_onnx\n"
+        "trf_core.cli.main.build_parser()\n"
         f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )

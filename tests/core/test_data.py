@@ -15,8 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
-from trf_core.data import FullTransformerBatch, ModelOutput, TransformerData, WordpieceBatch
-from trf_core.extensions import install_extensions
+from trf_core.contract.data import (
+    FullTransformerBatch,
+    ModelOutput,
+    TransformerData,
+    WordpieceBatch,
+)
+from trf_core.contract.extensions import install_extensions
 from trf_core.testing import strategies as trf_st
 from trf_core.testing.toy_backend import CLS, SEP, toy_tokenize, toy_transformer_v1
 

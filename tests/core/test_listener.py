@@ -22,7 +22,7 @@ from thinc.api import (
 from thinc.types import Ragged
 
 from trf_core import ModelOutput, TransformerData, WordpieceBatch
-from trf_core.listener import (
+from trf_core.component.listeners import (
     last_layer_head,
     layers_head,
     scalar_mix_head,
@@ -30,8 +30,8 @@ from trf_core.listener import (
     transformer_layers_listener_v1,
     transformer_listener_tok2vec_v1,
 )
-from trf_core.pipeline import Transformer
-from trf_core.pooling import nonempty_pooling
+from trf_core.component.pooling import nonempty_pooling
+from trf_core.component.transformer import Transformer
 from trf_core.testing.pipelines import whole_docs
 from trf_core.testing.toy_backend import toy_transformer_v1
 

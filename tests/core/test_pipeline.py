@@ -14,7 +14,7 @@ from spacy.cli.init_config import fill_config
 from thinc.api import Config
 
 from trf_core import FullTransformerBatch, TransformerData
-from trf_core.pipeline import Transformer
+from trf_core.component.transformer import Transformer
 from trf_core.testing.pipelines import (
     DOC_SPANS,
     MARK_SETTER,
@@ -304,7 +304,7 @@ def test_component_built_directly_and_bad_model_is_explained():
 
 
 def test_default_config_names_the_minilm_package_and_strided_spans():
-    from trf_core.pipeline import DEFAULT_CONFIG
+    from trf_core.component.transformer import DEFAULT_CONFIG
 
     model = DEFAULT_CONFIG["transformer"]["model"]
     assert model["@architectures"] == "spacy-transformers.TransformerModel.v3"

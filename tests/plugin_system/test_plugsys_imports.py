@@ -13,7 +13,7 @@ PROBE = """
 import json, sys
 import trf_core
 out = {"transformers": "transformers" in sys.modules}
-from trf_core.plugins import ensure_no_spacy_transformers, installed_spacy_transformers
+from trf_core.plugins.loader import ensure_no_spacy_transformers, installed_spacy_transformers
 out["installed"] = installed_spacy_transformers()
 try:
     ensure_no_spacy_transformers()

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 import trf_core
-from trf_core import requirements
+from trf_core.plugins import requirements
 
-PACKAGE = Path(trf_core.__file__).parent
+PACKAGE = Path(trf_core.__file__).parent / "plugins"
 
 
 def _trf_core_imports(module: str) -> set[str]:
-    """The trf_core modules ``module`` imports, anywhere in its body (lazy imports included)."""
+    """The ``trf_core.plugins`` modules ``module`` imports, anywhere in its body (lazy ones too)."""
     tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf8"))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -26,21 +26,23 @@ def _trf_core_imports(module: str) -> set[str]:
                 found.add(node.module.split(".")[0])
             else:
                 found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trf_core."):
-            found.add((node.module or "").split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "trf_core.plugins."
+        ):
+            found.add((node.module or "").split(".")[2])
     return found
 
 
 def test_the_registry_does_not_import_the_loader_and_the_load_report_is_a_leaf() -> None:
-    assert "plugins" not in _trf_core_imports("registry")
+    assert "loader" not in _trf_core_imports("registry")
     assert _trf_core_imports("load_report") == set()
-    assert "load_report" in _trf_core_imports("plugins")
+    assert "load_report" in _trf_core_imports("loader")
     assert "load_report" in _trf_core_imports("registry")
 
 
 def test_requirements_does_not_import_the_cli() -> None:
     code = (
-        "import sys, trf_core.requirements\n"
+        "import sys, trf_core.plugins.requirements\n"
         "assert not [m for m in sys.modules if m.startswith('trf_core.cli')], sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

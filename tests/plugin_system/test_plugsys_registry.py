@@ -11,12 +11,12 @@ from spacy.util import registry as spacy_registry
 from trf_kernel import Claim
 
 import trf_core
-from trf_core.errors import (
+from trf_core.contract.errors import (
     MissingDistributionError,
     PluginConflictError,
     UnknownRegistryNameError,
 )
-from trf_core.registry import guard_registry
+from trf_core.plugins.registry import guard_registry
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def fingerprint(settings: AnnotateSettings, scan: InputScan) -> dict[str, Any]:
     """What makes the output what it is: the data, the pipeline, the code, the output options."""
     import spacy
 
-    from .. import __version__
+    from ..version import __version__
 
     data = {
         "input": {

@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from ..registry import annotation_setters, span_getters
+from ..plugins.registry import annotation_setters, span_getters
 
 DOC_SPANS = "trf.testing.whole_docs.v1"
 NULL_SETTER = "trf.testing.null_setter.v1"

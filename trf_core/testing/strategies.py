@@ -4,7 +4,7 @@ Real text breaks alignment code in ways tidy test sentences never do: runs of wh
 spaCy keeps as tokens), emoji built from several code points, combining marks, characters whose
 lower-case form is longer, CJK without spaces, empty docs, docs longer than a model's window.
 These strategies generate such docs, span sets over them (overlapping, always inside the doc)
-and whole :class:`~trf_core.data.FullTransformerBatch` values from the toy backend.
+and whole :class:`~trf_core.contract.data.FullTransformerBatch` values from the toy backend.
 
 Needs hypothesis (``pip install trf-core[test]``); nothing else in trf-core imports this module.
 
@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab, create_vocab
 
-from ..backend_contract import request_hidden_states
-from ..data import FullTransformerBatch
+from ..contract.backend import request_hidden_states
+from ..contract.data import FullTransformerBatch
 
 __all__ = [
     "FRAGMENTS",

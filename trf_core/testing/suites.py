@@ -27,7 +27,7 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Ragged
 
-from ..backend_contract import request_hidden_states
+from ..contract.backend import request_hidden_states
 from . import checks
 
 __all__ = ["AnnotationSetterTests", "BackendTests", "PoolerTests", "SpanGetterTests"]

@@ -25,10 +25,11 @@ from spacy.tokens import Doc, Span
 from thinc.api import Model
 from thinc.types import Ints2d
 
-from .. import backend_contract as contract
-from ..align import align_batch
-from ..data import FullTransformerBatch, ModelOutput, WordpieceBatch
-from ..types import BackendModel, SpanGetter
+from ..component.listeners import listener_attrs
+from ..contract import backend as contract
+from ..contract.align import align_batch
+from ..contract.data import FullTransformerBatch, ModelOutput, WordpieceBatch
+from ..contract.types import BackendModel, SpanGetter
 
 __all__ = [
     "CLS",
@@ -158,7 +159,7 @@ def toy_transformer_v1(
         contract.OUTPUT_HIDDEN_STATES: False,
         contract.OUTPUT_ATTENTIONS: False,
         contract.COUNT_PIECES: count_toy_pieces,
-        **contract.listener_attrs(),
+        **listener_attrs(),
     }
     return Model(
         "toy_transformer",

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from trf_hf.runner import SpanRunner, length_groups  # noqa: E402
+from trf_hf.runner import SpanRunner  # noqa: E402
+
+from trf_core.component.windowing import length_groups  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)

@@ -70,8 +70,8 @@ def test_spacy_transformers_pipeline_saves_in_our_format(tmp_path: Path) -> None
 
 def test_spacy_transformers_docbin_loads(expected: list[dict[str, Any]]) -> None:
     import trf_core  # noqa: F401  (registers the msgpack decoders for trf_data)
-    from trf_core.data import TransformerData
-    from trf_core.extensions import install_extensions
+    from trf_core.contract.data import TransformerData
+    from trf_core.contract.extensions import install_extensions
 
     install_extensions()
     docs = list(DocBin().from_disk(FIXTURE / "docs.spacy").get_docs(spacy.blank("en").vocab))

@@ -7,10 +7,11 @@ import numpy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trf_hf.pieces import _SpanPieces, layout
+
+from trf_core.component.windowing import SpanPieces, layout
 
 
-def _span(n_content: int, prefix: int, suffix: int, offset: int) -> _SpanPieces:
+def _span(n_content: int, prefix: int, suffix: int, offset: int) -> SpanPieces:
     n = prefix + n_content + suffix
     ids = [1000 + offset + i for i in range(n)]  # distinct ids: each piece is recognisable
     special = numpy.zeros((n,), dtype=bool)
@@ -18,7 +19,7 @@ def _span(n_content: int, prefix: int, suffix: int, offset: int) -> _SpanPieces:
     special[n - suffix :] = True
     offsets = numpy.stack([numpy.arange(n), numpy.arange(n) + 1], axis=1)
     offsets[special] = -1
-    return _SpanPieces(
+    return SpanPieces(
         ids=ids, type_ids=[0] * n, offsets=offsets, special=special, strings=[str(i) for i in ids]
     )
 

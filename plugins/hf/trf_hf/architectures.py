@@ -17,7 +17,7 @@ from thinc.types import Floats2d, Ragged
 if TYPE_CHECKING:  # importing trf_core here would be circular: trf_core loads this plugin
     from spacy.tokens import Doc
 
-    from trf_core.types import SpanGetter
+    from trf_core.contract.types import SpanGetter
 
 BackendModel = Model[Any, Any]
 """``Model[list[Doc], FullTransformerBatch]`` (spelled loosely: trf_core is not imported here)."""
@@ -111,7 +111,7 @@ def tok2vec_transformer_v3(
     truncate: bool = False,
 ) -> Model[list[Doc], list[Floats2d]]:
     """A transformer used directly as a component's tok2vec, not shared through a listener."""
-    from trf_core.listener import tok2vec_from_backend
+    from trf_core.component.listeners import tok2vec_from_backend
 
     backend = transformer_model_v3(
         name,

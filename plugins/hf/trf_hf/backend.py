@@ -19,16 +19,17 @@ from thinc.api import Model, get_torch_default_device
 from thinc.shims import Shim
 from thinc.types import ArgsKwargs, Ragged
 
-from trf_core import backend_contract as contract
-from trf_core.data import FullTransformerBatch, ModelOutput
-from trf_core.types import BackendModel, SpanGetter
-from trf_core.wordpiece_backend import (
+from trf_core.component.listeners import listener_attrs
+from trf_core.component.wordpiece_backend import (
     count_pieces,
     doc_spans,
     empty_batch,
     plan_spans,
     window_size,
 )
+from trf_core.contract import backend as contract
+from trf_core.contract.data import FullTransformerBatch, ModelOutput
+from trf_core.contract.types import BackendModel, SpanGetter
 
 from . import serialize
 from .loading import (
@@ -218,7 +219,7 @@ def build_hf_backend(
                 transformer_config.get("output_hidden_states", False)
             ),
             contract.OUTPUT_ATTENTIONS: bool(transformer_config.get("output_attentions", False)),
-            **contract.listener_attrs(),
+            **listener_attrs(),
         },
     )
     _bind_attrs(model)
@@ -427,7 +428,7 @@ def _to_torch(grad: Any, like: Any) -> Any:
 def _align(
     shim: HFBackendShim, spans: list[list[Any]], plan: Any, doc_lengths: list[int]
 ) -> Ragged:
-    from trf_core.align import align_batch, align_by_strings
+    from trf_core.contract.align import align_batch, align_by_strings
 
     if plan.offsets is not None:
         return align_batch(spans, plan.offsets, plan.span_width, doc_lengths)

@@ -6,7 +6,7 @@ are imported when a model is built.
 
 from __future__ import annotations
 
-from trf_core.hookspecs import ConfigureFunction, hookimpl
+from trf_core.plugins.hookspecs import ConfigureFunction, hookimpl
 
 from .architectures import ARCHITECTURES
 

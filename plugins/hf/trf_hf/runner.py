@@ -1,8 +1,8 @@
 """The torch side: run the windows through the transformer and reassemble whole spans.
 
 Windows run in groups of similar length, each cut to its own longest window
-(:func:`trf_core.windowing.length_groups`, importable from here too): a batch of texts in file
-order would otherwise spend most of its compute on padding (bench/bench_throughput.py measures
+(:func:`trf_core.component.windowing.length_groups`): a batch of texts in file order would
+otherwise spend most of its compute on padding (bench/bench_throughput.py measures
 how much).
 
 Reassembly is plain differentiable indexing, so autograd routes each span position's gradient
@@ -20,11 +20,11 @@ import torch
 from thinc.shims import PyTorchShim
 from thinc.types import ArgsKwargs
 
-from trf_core.windowing import length_groups
+from trf_core.component.windowing import length_groups
 
 from .packing import ROW_PIECES, packing_mode, run_packed
 
-__all__ = ["HFShim", "SpanRunner", "length_groups"]
+__all__ = ["HFShim", "SpanRunner"]
 
 
 class SpanRunner(torch.nn.Module):  # type: ignore[misc]

@@ -244,7 +244,7 @@ def test_grouped_runs_equal_one_padded_call(toy_export: Path, lengths: list[int]
     from trf_onnx.backend import get_state
     from trf_onnx.runtime import LAST, run_windows
 
-    from trf_core.windowing import plan_windows
+    from trf_core.component.windowing import plan_windows
 
     nlp = spacy.blank("en")
     spans = [nlp(" ".join(WORDS[i % len(WORDS)] for i in range(n)))[:] for n in lengths]

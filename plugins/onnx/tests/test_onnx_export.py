@@ -20,7 +20,7 @@ import spacy
 from spacy.language import Language
 from spacy.training import Example
 
-from trf_core.cli import main
+from trf_core.cli.main import main
 from trf_core.testing.pipelines import listener_cfg, tagger_cfg
 
 pytestmark = [

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from thinc.api import Model
 
 if TYPE_CHECKING:  # importing trf_core here would be circular: trf_core loads this plugin
-    from trf_core.types import SpanGetter
+    from trf_core.contract.types import SpanGetter
 
 
 def onnx_transformer_model_v1(

@@ -1,8 +1,8 @@
 """The ONNX Runtime backend: a thinc ``Model[list[Doc], FullTransformerBatch]`` for inference.
 
-It tokenizes and windows exactly as trf-hf does (the shared :mod:`trf_core.windowing`), runs the
-windows through an ONNX Runtime session and reassembles spans in numpy, so a pipeline exported
-from trf-hf gives the same ``doc._.trf_data`` and feeds the same listeners, without torch.
+It tokenizes and windows exactly as trf-hf does (the shared :mod:`trf_core.component.windowing`),
+runs the windows through an ONNX Runtime session and reassembles spans in numpy, so a pipeline
+exported from trf-hf gives the same ``doc._.trf_data`` and feeds the same listeners, without torch.
 All loaded state (session, tokenizer, export facts) lives in one :class:`OnnxState`, which the
 contract's serialization attributes are bound to, as trf-hf binds its own to its shim.
 """
@@ -18,17 +18,18 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Ints2d
 
-from trf_core import backend_contract as contract
-from trf_core.align import align_batch
-from trf_core.data import FullTransformerBatch, ModelOutput
-from trf_core.types import BackendModel, SpanGetter
-from trf_core.wordpiece_backend import (
+from trf_core.component.listeners import listener_attrs
+from trf_core.component.wordpiece_backend import (
     count_pieces,
     doc_spans,
     empty_batch,
     plan_spans,
     window_size,
 )
+from trf_core.contract import backend as contract
+from trf_core.contract.align import align_batch
+from trf_core.contract.data import FullTransformerBatch, ModelOutput
+from trf_core.contract.types import BackendModel, SpanGetter
 
 from . import files as onnx_files
 from .errors import TRAINING_MESSAGE, TrainingNotSupportedError, UnsupportedSettingError
@@ -189,7 +190,7 @@ def build_onnx_backend(
             "truncate": bool(truncate),
             contract.OUTPUT_HIDDEN_STATES: False,
             contract.OUTPUT_ATTENTIONS: False,
-            **contract.listener_attrs(),
+            **listener_attrs(),
             "onnx_state": OnnxState(str(name), intra_op_num_threads),
         },
     )

@@ -146,7 +146,7 @@ def _refuse_torch_references(config: Any, converted: list[str]) -> None:
 
 def _replace_requirements(nlp: Any) -> None:
     """meta.json's requirements: trf-onnx instead of trf-hf, for ``spacy package``."""
-    from trf_core.requirements import minor_version_range
+    from trf_core.plugins.requirements import minor_version_range
 
     kept = [
         r

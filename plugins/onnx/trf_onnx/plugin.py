@@ -5,7 +5,7 @@ Importing it stays cheap: onnxruntime and tokenizers are imported when a model i
 
 from __future__ import annotations
 
-from trf_core.hookspecs import ConfigureFunction, hookimpl
+from trf_core.plugins.hookspecs import ConfigureFunction, hookimpl
 
 from .architectures import ARCHITECTURES
 

@@ -1,10 +1,10 @@
 """A Hugging Face fast tokenizer without transformers: ``tokenizers`` behind the same calls.
 
-:func:`trf_core.windowing.plan_windows` (shared with trf-hf) talks to a tokenizer through the
-call interface of ``transformers``' tokenizers. A fast tokenizer there is a thin layer over a
-``tokenizers.Tokenizer`` (saved as ``tokenizer.json``): this class is that layer, for the few
-calls the windowing code makes, so the ONNX backend tokenizes exactly as trf-hf did (same ids,
-special tokens, offsets) while importing neither transformers nor torch.
+:func:`trf_core.component.windowing.plan_windows` (shared with trf-hf) talks to a tokenizer through
+the call interface of ``transformers``' tokenizers. A fast tokenizer there is a thin layer over a
+``tokenizers.Tokenizer`` (saved as ``tokenizer.json``): this class is that layer, for the few calls
+the windowing code makes, so the ONNX backend tokenizes exactly as trf-hf did (same ids, special
+tokens, offsets) while importing neither transformers nor torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Contract checks for each plugin kind: DESIGN.md's invariants, as plain functions.
+"""Contract checks for each plugin kind: the plugin contract's invariants, as plain functions.
+
+The invariants are listed in docs/plugin-guide.md ("The contract"); where the kit sits among
+trf-core's layers, and what it may import, is docs/architecture.md.
 
 Each ``check_*`` function takes a plugin (or its registered name), runs it on a fixed set of
 hostile docs plus, when hypothesis is installed, generated ones, and raises

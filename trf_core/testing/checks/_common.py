@@ -10,7 +10,7 @@ from typing import Any
 from spacy.tokens import Doc, Span
 
 BATCH_TOLERANCE = 1e-4
-"""DESIGN.md's batching invariance tolerance."""
+"""The batching invariance tolerance (docs/plugin-guide.md, "The contract")."""
 
 EXAMPLE_TEXTS: tuple[str, ...] = (
     "Hello world. This is a test.",

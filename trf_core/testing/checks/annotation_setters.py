@@ -10,9 +10,9 @@ from typing import Any
 import numpy
 from spacy.tokens import Doc
 
-from ...data import FullTransformerBatch, TransformerData
-from ...extensions import install_extensions
-from ...types import AnnotationSetter
+from ...contract.data import FullTransformerBatch, TransformerData
+from ...contract.extensions import install_extensions
+from ...contract.types import AnnotationSetter
 from ._common import (
     ContractViolation,
     _describe_docs,
@@ -28,7 +28,7 @@ def resolve_annotation_setter(
 ) -> Any:
     """An annotation setter from a registered name (configured with ``config``) or itself."""
     if isinstance(setter, str):
-        from ... import registry
+        from ...plugins import registry
 
         return registry.annotation_setters.get(setter)(**dict(config or {}))
     if not callable(setter):

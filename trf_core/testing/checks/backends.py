@@ -12,10 +12,10 @@ import numpy
 from spacy.tokens import Doc, Span
 from thinc.api import Model, get_current_ops
 
-from ... import backend_contract as contract
-from ...arrays import offsets_from_lengths, to_numpy
-from ...data import FullTransformerBatch
-from ...types import SpanGetter
+from ...contract import backend as contract
+from ...contract.arrays import offsets_from_lengths, to_numpy
+from ...contract.data import FullTransformerBatch
+from ...contract.types import SpanGetter
 from ._common import (
     BATCH_TOLERANCE,
     ContractViolation,
@@ -146,7 +146,7 @@ def backend_aligns_every_token(model: Model, docs: list[Doc]) -> None:
             "align has one entry per token of every doc (whitespace and uncovered tokens too)",
             where,
             f"align.lengths has {int(batch.align.lengths.shape[0])} entries for {n_tokens} tokens",
-            "build align with trf_core.align.align_batch, passing doc_lengths",
+            "build align with trf_core.contract.align.align_batch, passing doc_lengths",
         )
     for i, (doc, data) in enumerate(zip(docs, batch.doc_data)):
         if int(data.align.lengths.shape[0]) != len(doc):
@@ -483,7 +483,7 @@ def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
             "a backend sets model.attrs['replace_listener'] and ['replace_listener_cfg']",
             f"the model {model.name!r}",
             f"missing: {', '.join(missing)}",
-            "set them to trf_core.listener.replace_listener and replace_listener_cfg",
+            "set them to trf_core.component.listeners.replace_listener and replace_listener_cfg",
         )
 
 

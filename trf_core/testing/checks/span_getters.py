@@ -9,14 +9,14 @@ from typing import Any
 import numpy
 from spacy.tokens import Doc, Span
 
-from ...types import SpanGetter
+from ...contract.types import SpanGetter
 from ._common import ContractViolation, _describe_docs, empty_doc_beside, run_all, run_on_batches
 
 
 def resolve_span_getter(getter: str | SpanGetter, config: Mapping[str, Any] | None = None) -> Any:
     """A span getter from a registered name (configured with ``config``) or the getter itself."""
     if isinstance(getter, str):
-        from ... import registry
+        from ...plugins import registry
 
         return registry.span_getters.get(getter)(**dict(config or {}))
     if not callable(getter):
