@@ -1,10 +1,10 @@
 """Run a window plan through an ONNX Runtime session and put whole spans back together.
 
 The numpy counterpart of trf-hf's torch runner: windows run in groups of exactly one length
-(:func:`trf_core.component.windowing.length_groups` with no slack), so no padding is computed, and every
-span position is then taken from the window the plan chose for it. A session call costs little
-beyond its operators (no Python per operator, unlike eager torch), so many small exact groups
-beat fewer padded ones. Only the outputs asked for are fetched from the session, so a pipeline
+(:func:`trf_core.component.windowing.length_groups` with no slack), so no padding is computed,
+and every span position is then taken from the window the plan chose for it. A session call
+costs little beyond its operators (no Python per operator, unlike eager torch), so many small
+exact groups beat fewer padded ones. Only the outputs asked for are fetched from the session, so a pipeline
 without hidden-state listeners never copies the inner layers out.
 """
 
