@@ -4,8 +4,8 @@ The numpy counterpart of trf-hf's torch runner: windows run in groups of exactly
 (:func:`trf_core.component.windowing.length_groups` with no slack), so no padding is computed,
 and every span position is then taken from the window the plan chose for it. A session call
 costs little beyond its operators (no Python per operator, unlike eager torch), so many small
-exact groups beat fewer padded ones. Only the outputs asked for are fetched from the session, so a pipeline
-without hidden-state listeners never copies the inner layers out.
+exact groups beat fewer padded ones. Only the outputs asked for are fetched from the session, so
+a pipeline without hidden-state listeners never copies the inner layers out.
 """
 
 from __future__ import annotations
