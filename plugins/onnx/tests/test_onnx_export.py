@@ -155,16 +155,31 @@ def test_config_and_meta_name_the_onnx_backend(bert_onnx: Path) -> None:
     ]
 
 
-def test_bert_export_is_fused_and_still_gives_trf_hf_outputs(bert_onnx: Path) -> None:
-    # ONNX Runtime's fused kernels are what make the export fast; the fp32 test above shows the
-    # fused graph's outputs equal trf-hf's, this one that fusion really happened.
+def test_fused_export_is_fused_and_gives_trf_hf_outputs(bert_pipeline: Path) -> None:
+    # --fuse: ONNX Runtime's fused kernels, kept because their outputs equal the traced graph's.
     import onnx
 
-    meta = json.loads((bert_onnx / "transformer" / "model" / "trf_onnx.json").read_text())
+    output = bert_pipeline.parent / "fused"
+    _export(bert_pipeline, output, "--fuse")
+    meta = json.loads((output / "transformer" / "model" / "trf_onnx.json").read_text())
     assert meta["fusions"].get("Attention") == 2  # one per layer of the tiny BERT
     assert meta["fusions"].get("SkipLayerNormalization", 0) >= 2
-    graph = onnx.load(str(bert_onnx / "transformer" / "model" / "model.onnx")).graph
+    graph = onnx.load(str(output / "transformer" / "model" / "model.onnx")).graph
     assert "Attention" in {node.op_type for node in graph.node}
+    expected, got = _run(spacy.load(bert_pipeline), TEXTS), _run(spacy.load(output), TEXTS)
+    assert [x["tags"] for x in expected] == [y["tags"] for y in got]
+    assert _max_diff(expected, got) < 1e-4
+    int8 = bert_pipeline.parent / "fused-int8"
+    _export(bert_pipeline, int8, "--fuse", "--quantize", "int8")
+    ops = {
+        n.op_type for n in onnx.load(str(int8 / "transformer" / "model" / "model.onnx")).graph.node
+    }
+    assert "QAttention" in ops  # the fused attention's weights are quantized too
+
+
+def test_plain_export_is_not_fused(bert_onnx: Path) -> None:
+    meta = json.loads((bert_onnx / "transformer" / "model" / "trf_onnx.json").read_text())
+    assert meta["fusions"] == {}
 
 
 def test_a_fusion_that_changes_outputs_is_not_kept(tmp_path: Path) -> None:
@@ -208,10 +223,6 @@ def test_int8_export_is_smaller_and_close(bert_pipeline: Path, bert_onnx: Path) 
     assert int8_file.stat().st_size < fp32_file.stat().st_size
     meta = json.loads((output / "transformer" / "model" / "trf_onnx.json").read_text())
     assert meta["quantize"] == "int8"
-    import onnx
-
-    ops = {node.op_type for node in onnx.load(str(int8_file)).graph.node}
-    assert "QAttention" in ops  # the fused attention's weights are quantized too
     fp32, int8 = _run(spacy.load(bert_onnx), TEXTS), _run(spacy.load(output), TEXTS)
     diff = _max_diff(fp32, int8)
     assert 0 < diff < 0.5  # quantized (not the fp32 graph), yet the same model

@@ -12,6 +12,7 @@ folder; the component's model block in ``config.cfg`` is rewritten to
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import shutil
 import tempfile
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import files as onnx_files
-from .fusion import eager_attention, fuse
+from .fusion import eager_attention
+from .fusion import fuse as fuse_graph
 from .runtime import LAST, POOLED, hidden_state_name
 
 QUANTIZE_CHOICES = ("int8",)
@@ -47,8 +49,12 @@ def export_pipeline(
     output: str | Path,
     quantize: str | None = None,
     opset: int = DEFAULT_OPSET,
+    fuse: bool = False,
 ) -> ExportResult:
-    """Load the pipeline at ``source``, convert its trf-hf transformers, save it to ``output``."""
+    """Load the pipeline at ``source``, convert its trf-hf transformers, save it to ``output``.
+
+    fuse: rewrite each encoder with ONNX Runtime's transformer fusions (:mod:`trf_onnx.fusion`).
+    """
     import spacy
 
     if quantize is not None and quantize not in QUANTIZE_CHOICES:
@@ -74,7 +80,7 @@ def export_pipeline(
         for name in targets:
             folder = Path(tmp) / name
             backend = _component_model(nlp, name)
-            export_encoder(backend, folder, quantize=quantize, opset=opset)
+            export_encoder(backend, folder, quantize=quantize, opset=opset, fuse=fuse)
             exported[name] = folder
         _replace_requirements(nlp)
         nlp.to_disk(output)
@@ -158,7 +164,11 @@ def _replace_requirements(nlp: Any) -> None:
 
 
 def export_encoder(
-    backend: Any, folder: Path, quantize: str | None = None, opset: int = DEFAULT_OPSET
+    backend: Any,
+    folder: Path,
+    quantize: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    fuse: bool = False,
 ) -> onnx_files.ExportMeta:
     """Write model.onnx, tokenizer.json and trf_onnx.json for a trf-hf backend into ``folder``."""
     import torch
@@ -191,7 +201,9 @@ def export_encoder(
     fp32_path = folder / ("fp32.onnx" if quantize else onnx_files.MODEL_FILE)
     # Tracing warns about shape checks it records as constants; the ones transformers makes
     # hold for every input (the tests compare with trf-hf on many lengths and paddings).
-    with torch.no_grad(), warnings.catch_warnings(), eager_attention(transformer):
+    # The fuser only knows the pattern eager attention traces to.
+    attention = eager_attention(transformer) if fuse else contextlib.nullcontext()
+    with torch.no_grad(), warnings.catch_warnings(), attention:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*aten::index.*", category=UserWarning)
@@ -207,7 +219,7 @@ def export_encoder(
             dynamo=False,
         )
     feed = {name: array.numpy() for name, array in zip(input_names, example)}
-    fusions = fuse(fp32_path, config, feed)
+    fusions = fuse_graph(fp32_path, config, feed) if fuse else {}
     if quantize == "int8":
         _quantize_int8(fp32_path, folder / onnx_files.MODEL_FILE)
         fp32_path.unlink()

@@ -11,7 +11,9 @@ switched on while tracing (the SDPA pattern leaves every attention unfused).
 A fusion that would change the outputs must not ship, so :func:`fuse` runs the fused and the
 traced graph on the same inputs and keeps the fused one only when every output agrees to within
 1e-4 at real (unpadded) positions; otherwise the traced graph stays as it was. Exporting needs
-``onnx`` (``trf-onnx[export]``); the optimizer ships with ``onnxruntime``.
+``onnx`` (``trf-onnx[export]``); the optimizer ships with ``onnxruntime``. ``export-onnx``
+applies it only with ``--fuse``: on the project's AVX2 CPU (no AVX-512/VNNI) the fused graph did
+not run faster than the plain one (bench/README.md, "ONNX").
 """
 
 from __future__ import annotations
