@@ -13,13 +13,14 @@ from .claims import Claim, ClaimTable
 from .discovery import discover_entry_points, distribution_of
 from .env import TRUE_VALUES, env_flag, env_list, normalize_name
 from .errors import PluginLoadError, PluginLoadWarning
-from .kernel import PluginKernel
+from .kernel import COMBINED_CALL_OPTIONS, PluginKernel
 from .records import BLOCKED, CONFLICT, FAILED, OK, STATUSES, PluginRecord
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BLOCKED",
+    "COMBINED_CALL_OPTIONS",
     "CONFLICT",
     "FAILED",
     "OK",

@@ -21,6 +21,11 @@ from .env import env_flag, env_list, normalize_name
 from .errors import PluginLoadError, PluginLoadWarning
 from .records import BLOCKED, FAILED, PluginRecord
 
+COMBINED_CALL_OPTIONS = ("tryfirst", "trylast", "wrapper", "hookwrapper")
+"""``@hookimpl`` options that only mean something when pluggy calls every plugin's
+implementation in one go; :meth:`PluginKernel.call_hook` calls each plugin on its own, so a
+hookimpl asking for one of them is refused at load instead of being silently ignored."""
+
 
 class PluginKernel:
     """Loads the plugins of one entry-point group into a pluggy ``PluginManager``.
@@ -29,6 +34,13 @@ class PluginKernel:
     hookimpls fail validation, or whose hook raises (through :meth:`call_hook`) is marked
     ``failed``, unregistered, and reported with one warning; the others are unaffected. With the
     strict variable set, the same error is raised instead.
+
+    Hooks are called one plugin at a time (:meth:`call_hook`), which is what isolates one
+    plugin's failure from the others and ties every result to the plugin that returned it.
+    pluggy's call ordering (``tryfirst`` / ``trylast``) and hook wrappers (``wrapper`` /
+    ``hookwrapper``) act on a combined call of all plugins, so there is nothing for them to
+    order or wrap: a hookimpl that asks for one fails validation, naming the plugin, the hook
+    and the option (:data:`COMBINED_CALL_OPTIONS`).
     """
 
     def __init__(
@@ -138,6 +150,19 @@ class PluginKernel:
                 f"the hooks that exist are: {known}",
             )
             self.fail(record, error, "validating")
+            return
+        refused = self._combined_call_options(plugin)
+        if refused:
+            hook, option = refused[0]
+            error = pluggy.PluginValidationError(
+                plugin,
+                f"Plugin {record.name!r} marks its hookimpl {hook} with {option}=True; "
+                f"{self.project_name} calls each plugin's hook implementation on its own (so "
+                "one plugin's error never costs another its results), where pluggy's call "
+                "order and hook wrappers have no effect. Remove "
+                f"{' and '.join(f'{o}=True from {h}' for h, o in refused)}",
+            )
+            self.fail(record, error, "validating")
 
     def hook_names(self) -> list[str]:
         """Names of every hook that has a specification."""
@@ -150,6 +175,19 @@ class PluginKernel:
     def _implemented_hooks(self, plugin: Any) -> list[str]:
         callers = self.manager.get_hookcallers(plugin) or []
         return [caller.name for caller in callers]
+
+    def _combined_call_options(self, plugin: Any) -> list[tuple[str, str]]:
+        """``(hook, option)`` for each :data:`COMBINED_CALL_OPTIONS` a ``plugin`` hookimpl sets."""
+        found = []
+        for caller in self.manager.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    found += [
+                        (caller.name, option)
+                        for option in COMBINED_CALL_OPTIONS
+                        if getattr(impl, option, False)
+                    ]
+        return found
 
     def _spec_hint(self, exc: pluggy.PluginValidationError) -> str:
         """The expected signature of the hook a validation error is about, when we can tell."""

@@ -12,9 +12,14 @@ import re
 from pathlib import Path
 
 import pytest
+import trf_kernel
+
+import trf_core
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ROOT / "trf_core"
+# The installed packages (the sources in a dev install, the wheels' files in `nox -s wheels`).
+CORE = Path(trf_core.__file__).parent
+KERNEL = Path(trf_kernel.__file__).parent
 
 # layer -> the trf_core layers it may import (besides itself). "(top)" is trf_core/__init__.py
 # and __main__.py, the public surface, which may import anything and nothing may import.
@@ -46,9 +51,12 @@ CORE_EXCEPTIONS = {
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
+    """The dotted module name, from the package folders (those with an ``__init__.py``) above."""
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
     return ".".join(parts)
 
 
@@ -78,12 +86,16 @@ def _imports(path: Path, source: str | None = None) -> list[tuple[int, str, list
 def _layer_violations(path: Path, source: str | None = None) -> list[str]:
     here = _layer(_module_name(path))
     return [
-        f"{path.relative_to(ROOT)}:{line} imports {module} ({_layer(module)})"
+        f"{_shown(path)}:{line} imports {module} ({_layer(module)})"
         for line, module, _ in _imports(path, source)
         if module.split(".")[0] == "trf_core"
         and _layer(module) != here
         and _layer(module) not in ALLOWED[here]
     ]
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _layer(module: str) -> str:
@@ -113,7 +125,7 @@ def test_each_layer_imports_only_the_layers_below_it(path: Path) -> None:
 def test_the_core_imports_no_plugin_and_no_torch(path: Path) -> None:
     here = _module_name(path).partition(".")[2]
     wrong = [
-        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        f"{_shown(path)}:{line} imports {module}"
         for line, module, _ in _imports(path)
         if FORBIDDEN_IN_CORE.match(module) and (here, module) not in CORE_EXCEPTIONS
     ]
@@ -122,8 +134,8 @@ def test_the_core_imports_no_plugin_and_no_torch(path: Path) -> None:
 
 def test_the_kernel_imports_nothing_of_trf_core() -> None:
     wrong = [
-        f"{path.relative_to(ROOT)}:{line} imports {module}"
-        for path in sorted((ROOT / "core" / "trf_kernel").rglob("*.py"))
+        f"{_shown(path)}:{line} imports {module}"
+        for path in sorted(KERNEL.rglob("*.py"))
         for line, module, _ in _imports(path)
         if module.split(".")[0] == "trf_core"
     ]
@@ -139,7 +151,7 @@ def test_plugins_import_only_trf_cores_public_layers_and_names(package: Path) ->
                 continue
             private = [n for n in [*module.split("."), *names] if n.startswith("_")]
             if _layer(module) not in PLUGIN_LAYERS or private:
-                wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module} {names}")
+                wrong.append(f"{_shown(path)}:{line} imports {module} {names}")
     assert not wrong, "plugins import trf-core's public layers and names only"
 
 
@@ -158,3 +170,56 @@ def test_an_upward_import_is_reported() -> None:
         "trf_core.component (component)",
         "trf_core.cli.main (cli)",
     ]
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """trf_core module -> the trf_core modules it imports (``from pkg import mod`` -> mod)."""
+    modules = {_module_name(path): path for path in _core_files()}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for _, module, names in _imports(path):
+            targets = [f"{module}.{n}" if f"{module}.{n}" in modules else module for n in names]
+            graph[name].update(t for t in targets or [module] if t in modules and t != name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circle_among_trf_core_modules() -> None:
+    """Lazy imports count too: a circle through a function-level import is still a circle."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_a_circle_is_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -155,12 +156,17 @@ def test_a_setter_given_before_loading_still_gets_hidden_states():
     assert reader.got_hidden == [True]
 
 
-def test_set_extra_annotations_config_loads_as_annotation_setter(tmp_path: Path):
+def test_set_extra_annotations_config_loads_as_annotation_setter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
     nlp = spacy.blank("en")
     cfg = transformer_cfg()
     del cfg["annotation_setter"]
     cfg["set_extra_annotations"] = {"@annotation_setters": MARK_SETTER, "key": "old_name"}
-    nlp.add_pipe("transformer", config=cfg)
+    with caplog.at_level(logging.INFO, logger="trf_core"):
+        nlp.add_pipe("transformer", config=cfg)
+    # the stored config's rewrite is said, not silent
+    assert "set_extra_annotations is now annotation_setter" in caplog.text
     nlp.initialize()
     assert nlp("green eggs").user_data["old_name"] == 1
     stored = nlp.config["components"]["transformer"]

@@ -100,11 +100,10 @@ def test_component_to_disk_from_disk_gives_identical_outputs(nlp, tmp_path: Path
 
 def test_backend_serialization_hooks_are_used_when_present(nlp, tmp_path: Path):
     source = nlp.get_pipe("transformer")
-    calls: list[str] = []
-    original_to_bytes = source.model.to_bytes
-    source.model.attrs["trf_to_bytes"] = lambda: calls.append("to_bytes") or original_to_bytes()
-    source.model.attrs["trf_to_disk"] = lambda path: (
-        calls.append("to_disk") or path.write_bytes(original_to_bytes())
+    calls: list[tuple[str, int]] = []
+    source.model.attrs["trf_to_bytes"] = lambda m: calls.append(("to_bytes", id(m))) or m.to_bytes()
+    source.model.attrs["trf_to_disk"] = lambda m, path: (
+        calls.append(("to_disk", id(m))) or path.write_bytes(m.to_bytes())
     )
     try:
         data = source.to_bytes()
@@ -113,15 +112,21 @@ def test_backend_serialization_hooks_are_used_when_present(nlp, tmp_path: Path):
         del source.model.attrs["trf_to_bytes"], source.model.attrs["trf_to_disk"]
     fresh = spacy.blank("en")
     trf = fresh.add_pipe("transformer", config=transformer_cfg())
-    trf.model.attrs["trf_from_bytes"] = lambda b: (
-        calls.append("from_bytes") or trf.model.from_bytes(b)
+    trf.model.attrs["trf_from_bytes"] = lambda m, b: (
+        calls.append(("from_bytes", id(m))) or m.from_bytes(b)
     )
-    trf.model.attrs["trf_from_disk"] = lambda p: (
-        calls.append("from_disk") or trf.model.from_bytes(p.read_bytes())
+    trf.model.attrs["trf_from_disk"] = lambda m, p: (
+        calls.append(("from_disk", id(m))) or m.from_bytes(p.read_bytes())
     )
     trf.from_bytes(data)
     trf.from_disk(tmp_path / "hooked")
-    assert calls == ["to_bytes", "to_disk", "from_bytes", "from_disk"]
+    # each hook is called with the model it serializes
+    assert calls == [
+        ("to_bytes", id(source.model)),
+        ("to_disk", id(source.model)),
+        ("from_bytes", id(trf.model)),
+        ("from_disk", id(trf.model)),
+    ]
     assert same_params(params_of(trf.model), params_of(source.model))
 
 

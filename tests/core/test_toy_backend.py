@@ -106,9 +106,9 @@ def test_max_length_too_small_is_refused(nlp: Any) -> None:
 def test_count_pieces_is_exact_for_whole_doc_spans(docs: list[Doc]) -> None:
     model = build(max_length=10_000)
     batch, _ = model(docs, is_train=False)
-    assert count_toy_pieces(docs) == [len(expected_pieces(doc.text)) + 2 for doc in docs]
+    assert count_toy_pieces(model, docs) == [len(expected_pieces(doc.text)) + 2 for doc in docs]
     assert model.attrs["count_pieces"] is count_toy_pieces
-    spans_seen = [n for n, doc in zip(count_toy_pieces(docs), docs) if len(doc)]
+    spans_seen = [n for n, doc in zip(count_toy_pieces(model, docs), docs) if len(doc)]
     assert batch.wordpieces.lengths == spans_seen
 
 

@@ -236,3 +236,60 @@ def test_kernel_imports_nothing_of_spacy_or_transformers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class Ordered:
+    @hookimpl(tryfirst=True)
+    def ktest_names(self) -> dict[str, Any]:
+        return {"ordered.v1": len}
+
+
+class LastAndWrapped:
+    @hookimpl(trylast=True)
+    def ktest_names(self) -> dict[str, Any]:
+        return {"last.v1": len}
+
+    @hookimpl(wrapper=True)
+    def ktest_scaled(self, factor: int) -> Any:
+        result = yield
+        return result + 1
+
+
+class OldStyleWrapper:
+    @hookimpl(hookwrapper=True)
+    def ktest_names(self) -> Any:
+        yield
+
+
+@pytest.mark.parametrize(
+    "plugin, refused",
+    [
+        (Ordered, ["ktest_names with tryfirst=True"]),
+        (LastAndWrapped, ["trylast=True from ktest_names", "wrapper=True from ktest_scaled"]),
+        (OldStyleWrapper, ["ktest_names with hookwrapper=True"]),
+    ],
+)
+def test_hookimpls_asking_for_call_order_or_wrapping_are_refused_by_name(
+    plugin: type, refused: list[str]
+) -> None:
+    """call_hook calls one plugin at a time, where tryfirst/trylast and wrappers mean nothing:
+    such a plugin fails validation, named with its hook and option; the others load."""
+    kernel = make_kernel(entry("asks", plugin, "asks-dist"), entry("good", Good, "good-dist"))
+    caught = load_quietly(kernel)
+    asks, good = kernel.records
+    assert (asks.status, good.status) == ("failed", "ok")
+    assert asks.error is not None and asks.error.stage == "validating"
+    message = str(caught[0].message)
+    assert "'asks'" in message and "asks-dist" in message
+    for part in refused:
+        assert part in message
+    assert kernel.manager.get_plugin("asks") is None
+    assert kernel.call_hook(good, "ktest_names") == (True, {"good.v1": len})
+
+
+def test_every_combined_call_option_is_checked() -> None:
+    """The refused options are exactly pluggy's ordering and wrapper options."""
+    from trf_kernel import COMBINED_CALL_OPTIONS
+
+    assert set(COMBINED_CALL_OPTIONS) == {"tryfirst", "trylast", "wrapper", "hookwrapper"}
+    assert set(COMBINED_CALL_OPTIONS) <= set(pluggy.HookimplOpts.__annotations__)

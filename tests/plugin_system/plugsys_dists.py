@@ -105,6 +105,29 @@ BAD_RETURN = FakeDistribution(
     {"trf_core": {"kt_bad_return": "kt_bad_return.plugin"}},
 )
 
+ORDERED_HOOKS = FakeDistribution(
+    "kt-ordered-hooks",
+    "0.0.5",
+    """
+    from trf_core import hookimpl
+
+    @hookimpl
+    def trf_annotation_setters():
+        return {"kt.ordered_setter.v1": lambda: (lambda docs, batch: None)}
+
+    # pluggy options for a combined call of every plugin; trf-core calls each plugin on its own
+    @hookimpl(tryfirst=True)
+    def trf_span_getters():
+        return {"kt.first_please.v1": lambda: (lambda docs: [[doc[:]] for doc in docs])}
+
+    @hookimpl(wrapper=True)
+    def trf_poolers():
+        names = yield
+        return names
+    """,
+    {"trf_core": {"kt_ordered_hooks": "kt_ordered_hooks.plugin"}},
+)
+
 
 def _conflicting(name: str, version: str) -> FakeDistribution:
     package = name.replace("-", "_")
@@ -177,6 +200,7 @@ ALL = [
     RAISING_HOOK,
     BAD_SIGNATURE,
     BAD_RETURN,
+    ORDERED_HOOKS,
     CONFLICT_A,
     CONFLICT_B,
     ENTRY_POINT_CLAIMANT,

@@ -6,10 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugsys_dists import BAD_RETURN, BAD_SIGNATURE, BROKEN_IMPORT, GOOD, RAISING_HOOK
+from plugsys_dists import (
+    BAD_RETURN,
+    BAD_SIGNATURE,
+    BROKEN_IMPORT,
+    GOOD,
+    ORDERED_HOOKS,
+    RAISING_HOOK,
+)
 from plugsys_factory import run_json, run_python
 
-BROKEN = [BROKEN_IMPORT, RAISING_HOOK, BAD_SIGNATURE, BAD_RETURN]
+BROKEN = [BROKEN_IMPORT, RAISING_HOOK, BAD_SIGNATURE, BAD_RETURN, ORDERED_HOOKS]
 
 PROBE = """
 import json, sys, warnings
@@ -41,6 +48,7 @@ out["pool"] = resolved["p"].name
 for key, (reg, name) in {
     "unknown": ("span_getters", "kt.no_such_getter.v1"),
     "from_failed": ("annotation_setters", "kt.fine_setter.v1"),
+    "ordered_setter": ("annotation_setters", "kt.ordered_setter.v1"),
 }.items():
     try:
         registry.get(reg, name)
@@ -122,6 +130,22 @@ def test_errors_say_what_broke(probe: dict[str, Any]) -> None:
     assert "trf_span_getters" in bad_sig and "window" in bad_sig
     assert "trf_span_getters()" in bad_sig  # the signature the hookspec expects
     assert "dict of registry name -> configure function" in errors["kt_bad_return"]
+
+
+def test_hookimpls_asking_for_pluggy_call_order_or_wrappers_are_refused(
+    probe: dict[str, Any],
+) -> None:
+    """trf-core calls each plugin's hook on its own (fault isolation, names tied to their
+    plugin), where tryfirst/trylast and hook wrappers mean nothing: the plugin is refused at
+    load with an error naming it, each hook and the option, and provides nothing."""
+    record = probe["records"]["kt_ordered_hooks"]
+    assert record["status"] == "failed" and record["provides"] == {}
+    error = record["error"]
+    assert "failed while validating" in error
+    assert "tryfirst=True from trf_span_getters" in error
+    assert "wrapper=True from trf_poolers" in error
+    # its one plain hook does not slip through either
+    assert probe["ordered_setter"][0] == "UnknownRegistryNameError"
 
 
 def test_broken_plugins_do_not_break_spacy(probe: dict[str, Any]) -> None:

@@ -11,8 +11,6 @@ their string values are fixed (saved pipelines and third-party backends set them
   ``attentions``;
 - ``COUNT_PIECES`` (``"count_pieces"``), a :class:`CountPieces`: each doc's wordpiece count, exact
   or estimated, so ``pipe`` can group docs of similar length (else token counts are used);
-- ``BIND`` (``"trf_bind"``), a :class:`Bind`: re-point the attributes below at this model's own
-  state, run before any of them is read (``Model.copy()`` keeps attribute values as they are);
 - ``TO_BYTES`` / ``FROM_BYTES`` (``"trf_to_bytes"`` / ``"trf_from_bytes"``) and ``TO_DISK`` /
   ``FROM_DISK`` (``"trf_to_disk"`` / ``"trf_from_disk"``): the backend's own serialization,
   used instead of thinc's ``to_bytes`` & co. (the disk pair may write a folder);
@@ -25,15 +23,20 @@ Listeners and annotation setters say they read hidden layers with ``NEEDS_HIDDEN
 (``needs_hidden_states``: an ``attrs`` entry on a listener, an attribute on a setter); the
 component then sets ``OUTPUT_HIDDEN_STATES`` on its backend.
 
-The accessors below are what trf-core itself uses: each runs the backend's ``trf_bind`` hook
-before reading a state-holding attribute, and falls back to thinc's own method when the
-backend provides none. This module imports nothing of trf-core, so backends and the
-conformance kit can import it freely.
+Every callable attribute takes the model first, as a thinc layer's ``forward`` does
+(``fn(model, ...)``), and finds the state it needs on that model (a shim, a param, an attrs
+entry). Copies (``Model.copy()``, ``copy.deepcopy``, pickling, ``nlp`` copies) carry the same
+functions and call them with themselves, so nothing is bound to a particular model and
+nothing needs re-binding after a copy; module-level functions also pickle by reference.
+
+The accessors below are what trf-core itself uses: each calls the backend's attribute with the
+model, and falls back to thinc's own method when the backend provides none. This module
+imports nothing of trf-core, so backends and the conformance kit can import it freely.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -41,7 +44,6 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 __all__ = [
-    "BIND",
     "COUNT_PIECES",
     "FROM_BYTES",
     "FROM_DISK",
@@ -53,13 +55,12 @@ __all__ = [
     "SERIALIZATION_ATTRS",
     "TO_BYTES",
     "TO_DISK",
-    "Bind",
     "CountPieces",
     "FromBytes",
     "FromDisk",
+    "StateMethod",
     "ToBytes",
     "ToDisk",
-    "bind",
     "count_pieces",
     "model_from_bytes",
     "model_from_disk",
@@ -67,13 +68,13 @@ __all__ = [
     "model_to_disk",
     "needs_hidden_states",
     "request_hidden_states",
+    "serialization_attrs",
     "wants_hidden_states",
 ]
 
 OUTPUT_HIDDEN_STATES = "output_hidden_states"
 OUTPUT_ATTENTIONS = "output_attentions"
 COUNT_PIECES = "count_pieces"
-BIND = "trf_bind"
 TO_BYTES = "trf_to_bytes"
 FROM_BYTES = "trf_from_bytes"
 TO_DISK = "trf_to_disk"
@@ -83,91 +84,105 @@ REPLACE_LISTENER_CFG = "replace_listener_cfg"
 NEEDS_HIDDEN_STATES = "needs_hidden_states"
 
 SERIALIZATION_ATTRS = (TO_BYTES, FROM_BYTES, TO_DISK, FROM_DISK)
-"""The attributes that hold backend state of their own: read them after :func:`bind`."""
-
-
-class Bind(Protocol):
-    """``attrs["trf_bind"]``: point the model's attributes at its own state.
-
-    ``Model.copy()`` deep-copies shims but keeps attribute values as they are; a backend whose
-    attributes are bound to its state (trf-hf's point at its shim) re-binds them here.
-    """
-
-    def __call__(self, model: Model) -> None: ...
+"""The backend's own serialization, used instead of thinc's methods where present."""
 
 
 class ToBytes(Protocol):
-    """``attrs["trf_to_bytes"]``: the backend's weights and settings as bytes."""
+    """``attrs["trf_to_bytes"]``: the model's weights and settings as bytes."""
 
-    def __call__(self) -> bytes: ...
+    def __call__(self, model: Model) -> bytes: ...
 
 
 class FromBytes(Protocol):
-    """``attrs["trf_from_bytes"]``: restore what :class:`ToBytes` wrote, in place."""
+    """``attrs["trf_from_bytes"]``: restore what :class:`ToBytes` wrote into the model."""
 
-    def __call__(self, data: bytes) -> object: ...
+    def __call__(self, model: Model, data: bytes) -> object: ...
 
 
 class ToDisk(Protocol):
-    """``attrs["trf_to_disk"]``: save to ``path`` (a file or a folder the backend creates)."""
+    """``attrs["trf_to_disk"]``: save the model to ``path`` (a file or a folder it creates)."""
 
-    def __call__(self, path: Path) -> object: ...
+    def __call__(self, model: Model, path: Path) -> object: ...
 
 
 class FromDisk(Protocol):
-    """``attrs["trf_from_disk"]``: restore what :class:`ToDisk` wrote, in place."""
+    """``attrs["trf_from_disk"]``: restore what :class:`ToDisk` wrote into the model."""
 
-    def __call__(self, path: Path) -> object: ...
+    def __call__(self, model: Model, path: Path) -> object: ...
 
 
 class CountPieces(Protocol):
     """``attrs["count_pieces"]``: each doc's wordpiece count, exact or estimated."""
 
-    def __call__(self, docs: list[Doc]) -> Sequence[int]: ...
+    def __call__(self, model: Model, docs: list[Doc]) -> Sequence[int]: ...
 
 
-def bind(model: Model) -> None:
-    """Run the backend's ``trf_bind`` hook, if it has one."""
-    hook = cast("Bind | None", model.attrs.get(BIND))
-    if hook is not None:
-        hook(model)
+class StateMethod:
+    """An attribute ``fn(model, *args)`` that calls ``method`` on the model's own state object.
+
+    ``state_of(model)`` finds the state (trf-hf: ``model.shims[0]``; trf-onnx: an ``attrs``
+    entry), so a copy calling it reaches its own state. Picklable when ``state_of`` is a
+    module-level function.
+    """
+
+    def __init__(self, state_of: Callable[[Model], Any], method: str) -> None:
+        self.state_of = state_of
+        self.method = method
+
+    def __call__(self, model: Model, *args: Any) -> Any:
+        return getattr(self.state_of(model), self.method)(*args)
 
 
-def _bound(model: Model, name: str) -> Any:
-    """A state-holding attribute, read after the backend's ``trf_bind`` hook."""
-    bind(model)
-    return model.attrs.get(name)
+def serialization_attrs(
+    state_of: Callable[[Model], Any],
+    *,
+    to_bytes: str,
+    from_bytes: str,
+    to_disk: str,
+    from_disk: str,
+) -> dict[str, StateMethod]:
+    """The four serialization attributes of a backend that keeps its state in one object.
+
+    ``model.attrs.update(serialization_attrs(state_of, to_bytes="to_bytes", ...))``, naming the
+    state object's method for each.
+    """
+    return {
+        TO_BYTES: StateMethod(state_of, to_bytes),
+        FROM_BYTES: StateMethod(state_of, from_bytes),
+        TO_DISK: StateMethod(state_of, to_disk),
+        FROM_DISK: StateMethod(state_of, from_disk),
+    }
 
 
 def model_to_bytes(model: Model) -> bytes:
     """The backend's bytes: its ``trf_to_bytes``, else thinc's ``to_bytes``."""
-    save = cast("ToBytes | None", _bound(model, TO_BYTES))
-    return bytes(save()) if save is not None else model.to_bytes()
+    save = cast("ToBytes | None", model.attrs.get(TO_BYTES))
+    return bytes(save(model)) if save is not None else model.to_bytes()
 
 
 def model_from_bytes(model: Model, data: bytes) -> None:
     """Restore the backend from bytes: its ``trf_from_bytes``, else thinc's ``from_bytes``."""
-    load = cast("FromBytes | None", _bound(model, FROM_BYTES))
+    load = cast("FromBytes | None", model.attrs.get(FROM_BYTES))
     if load is not None:
-        load(data)
+        load(model, data)
     else:
         model.from_bytes(data)
 
 
 def model_to_disk(model: Model, path: str | Path) -> None:
     """Save the backend: its ``trf_to_disk``, else thinc's ``to_disk`` (one file)."""
-    save = cast("ToDisk | None", _bound(model, TO_DISK))
+    save = cast("ToDisk | None", model.attrs.get(TO_DISK))
     if save is not None:
-        save(Path(path))
+        save(model, Path(path))
     else:
         model.to_disk(path)
 
 
 def model_from_disk(model: Model, path: str | Path) -> None:
     """Restore the backend: its ``trf_from_disk``, else thinc's ``from_disk`` (one file)."""
-    load = cast("FromDisk | None", _bound(model, FROM_DISK))
+    load = cast("FromDisk | None", model.attrs.get(FROM_DISK))
     if load is not None:
-        load(Path(path))
+        load(model, Path(path))
         return
     if Path(path).is_dir():
         raise ValueError(
@@ -179,10 +194,10 @@ def model_from_disk(model: Model, path: str | Path) -> None:
 
 def count_pieces(model: Model, docs: Sequence[Doc]) -> list[int] | None:
     """Each doc's wordpiece count from the backend's ``count_pieces``; None without one."""
-    counter = cast("CountPieces | None", _bound(model, COUNT_PIECES))
+    counter = cast("CountPieces | None", model.attrs.get(COUNT_PIECES))
     if counter is None:
         return None
-    lengths = [int(n) for n in counter(list(docs))]
+    lengths = [int(n) for n in counter(model, list(docs))]
     if len(lengths) != len(docs):
         raise ValueError(
             f"the backend's count_pieces returned {len(lengths)} counts for {len(docs)} docs"

@@ -225,7 +225,7 @@ def _entry_points(*, refresh: bool) -> Any:
     return _Groups(source, [GROUP, "spacy_factories", *CATALOGUE_GROUPS.values()])
 
 
-def _check_hook_result(hook: str, value: Any) -> str | None:
+def hook_result_problem(hook: str, value: Any) -> str | None:
     """What is wrong with a registration hook's return value, or None."""
     expected = f"hook {hook} must return a dict of registry name -> configure function"
     if not isinstance(value, Mapping):
@@ -251,7 +251,7 @@ def _call_registration_hooks(kernel: PluginKernel) -> list[Provided]:
             called, value = kernel.call_hook(record, hook)
             if not called:
                 break
-            problem = _check_hook_result(hook, value)
+            problem = hook_result_problem(hook, value)
             if problem is not None:
                 kernel.fail(record, TypeError(problem), f"calling hook {hook}")
                 break
@@ -445,6 +445,7 @@ __all__ = [
     "distribution_problem",
     "ensure_no_spacy_transformers",
     "failed_plugin_records",
+    "hook_result_problem",
     "installed_spacy_transformers",
     "load_plugins",
     "plugin_records",

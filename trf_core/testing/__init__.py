@@ -11,6 +11,7 @@ from .checks import (
     ContractViolation,
     check_annotation_setter,
     check_backend,
+    check_plugin,
     check_pooler,
     check_span_getter,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "ContractViolation",
     "check_annotation_setter",
     "check_backend",
+    "check_plugin",
     "check_pooler",
     "check_span_getter",
 ]

@@ -95,9 +95,9 @@ def test_spacy_transformers_model_bytes_load() -> None:
 
     legacy = (FIXTURE / "pipeline" / "transformer" / "model").read_bytes()
     from_bytes = TransformerModel("gone", get_spans=doc_spans)
-    from_bytes.attrs["trf_from_bytes"](legacy)
+    from_bytes.attrs["trf_from_bytes"](from_bytes, legacy)
     from_disk = TransformerModel("gone", get_spans=doc_spans)
-    from_disk.attrs["trf_from_disk"](FIXTURE / "pipeline" / "transformer" / "model")
+    from_disk.attrs["trf_from_disk"](from_disk, FIXTURE / "pipeline" / "transformer" / "model")
     doc = NLP("The lazy fox sleeps over the dog.")
     a = from_bytes.predict([doc]).tensors
     b = from_disk.predict([doc]).tensors

@@ -253,7 +253,7 @@ def test_config_resolves_before_trf_core_is_imported(bert_dir: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    attrs = "['trf_bind', 'trf_from_bytes', 'trf_from_disk', 'trf_to_bytes', 'trf_to_disk']"
+    attrs = "['trf_from_bytes', 'trf_from_disk', 'trf_to_bytes', 'trf_to_disk']"
     assert f"trf-hf {attrs}" in result.stdout
 
 

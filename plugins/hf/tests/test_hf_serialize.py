@@ -44,12 +44,12 @@ def trained(model_dir: Path, tmp_path: Path) -> Any:
 
 def test_to_disk_writes_a_hugging_face_folder(trained: Any, tmp_path: Path) -> None:
     target = tmp_path / "saved"
-    trained.attrs["trf_to_disk"](target)
+    trained.attrs["trf_to_disk"](trained, target)
     names = {p.name for p in target.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer_config.json"} <= names
     assert "tokenizer.json" in names or "vocab.txt" in names
     fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
-    fresh.attrs["trf_from_disk"](target)
+    fresh.attrs["trf_from_disk"](fresh, target)
     _assert_same(_outputs(trained), _outputs(fresh))
     # The folder is an ordinary HF folder: transformers itself loads the trained weights.
     from transformers import AutoModel
@@ -61,10 +61,10 @@ def test_to_disk_writes_a_hugging_face_folder(trained: Any, tmp_path: Path) -> N
 
 
 def test_to_bytes_round_trip(trained: Any, tmp_path: Path) -> None:
-    data = trained.attrs["trf_to_bytes"]()
+    data = trained.attrs["trf_to_bytes"](trained)
     assert srsly.msgpack_loads(data)["format"] == "trf-hf.v1"
     fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
-    fresh.attrs["trf_from_bytes"](data)
+    fresh.attrs["trf_from_bytes"](fresh, data)
     _assert_same(_outputs(trained), _outputs(fresh))
 
 
@@ -88,7 +88,7 @@ def test_from_disk_on_a_folder_without_a_model(tmp_path: Path) -> None:
     model = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no trf-hf model"):
-        model.attrs["trf_from_disk"](tmp_path / "empty")
+        model.attrs["trf_from_disk"](model, tmp_path / "empty")
 
 
 def test_a_copy_saves_its_own_weights(trained: Any, tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_a_copy_saves_its_own_weights(trained: Any, tmp_path: Path) -> None:
     backprop([[numpy.ones_like(tensors[0])] + [None] * (len(tensors) - 1)])
     copied.finish_update(SGD(0.5))
     fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
-    fresh.attrs["trf_from_bytes"](copied.attrs["trf_to_bytes"]())
+    fresh.attrs["trf_from_bytes"](fresh, copied.attrs["trf_to_bytes"](copied))
     _assert_same(_outputs(copied), _outputs(fresh))
     with pytest.raises(AssertionError):
         _assert_same(_outputs(trained), _outputs(copied))
@@ -111,7 +111,44 @@ def test_backend_pickles(trained: Any) -> None:
 
     restored = pickle.loads(pickle.dumps(trained))
     _assert_same(_outputs(trained), _outputs(restored))
-    assert restored.attrs["trf_to_bytes"].shim is restored.shims[0]  # bound to its own weights
+
+
+@pytest.mark.parametrize("how", ["Model.copy", "deepcopy", "pickle"])
+def test_copies_save_and_load_their_own_weights_without_rebinding(
+    trained: Any, tmp_path: Path, how: str
+) -> None:
+    """The serialization attributes are functions of the model: called on a copy that never
+    ran (nothing re-bound it), they read and write the copy's weights, not the original's."""
+    import copy as copy_module
+    import pickle
+
+    import torch
+
+    expected = _outputs(trained)
+    copied = {
+        "Model.copy": lambda m: m.copy(),
+        "deepcopy": copy_module.deepcopy,
+        "pickle": lambda m: pickle.loads(pickle.dumps(m)),
+    }[how](trained)
+    with torch.no_grad():  # the copy's own weights move; the original's must not
+        for param in copied.shims[0].transformer.parameters():
+            param.add_(0.25)
+    fresh = TransformerModel(str(tmp_path / "gone"), get_spans=doc_spans, window=16)
+    fresh.attrs["trf_from_bytes"](fresh, copied.attrs["trf_to_bytes"](copied))
+    _assert_same(_outputs(fresh), _outputs(copied))
+    with pytest.raises(AssertionError):
+        _assert_same(_outputs(fresh), expected)
+    # and loading into the copy leaves the original alone
+    copied.attrs["trf_from_bytes"](copied, trained.attrs["trf_to_bytes"](trained))
+    _assert_same(_outputs(copied), expected)
+    copied.attrs["trf_from_disk"](copied, _saved(fresh, tmp_path / "moved"))
+    _assert_same(_outputs(trained), expected)
+    _assert_same(_outputs(copied), _outputs(fresh))
+
+
+def _saved(model: Any, path: Path) -> Path:
+    model.attrs["trf_to_disk"](model, path)
+    return path
 
 
 def test_a_copied_backend_loads_into_its_own_weights(trained: Any, model_dir: Path) -> None:

@@ -219,79 +219,39 @@ def build_hf_backend(
                 transformer_config.get("output_hidden_states", False)
             ),
             contract.OUTPUT_ATTENTIONS: bool(transformer_config.get("output_attentions", False)),
+            # functions of the model: a copy reads its own shim, with nothing to re-bind
+            **contract.serialization_attrs(
+                _hf_shim,
+                to_bytes="loaded_bytes",
+                from_bytes="from_bytes",
+                to_disk="to_disk_dir",
+                from_disk="from_disk_dir",
+            ),
+            contract.COUNT_PIECES: _count_pieces,
             **listener_attrs(),
         },
     )
-    _bind_attrs(model)
     return model
 
 
-def _bind_attrs(model: BackendModel) -> None:
-    """The contract's state-holding attributes, bound to this model's shim.
-
-    ``Model.copy()`` deep-copies the shim but keeps these objects as they are, so a copy would
-    save its original's weights; the contract's ``trf_bind`` hook (:func:`bind_to_own_shim`,
-    which trf-core runs before reading them, and :func:`get_shim` on init and forward) re-binds
-    them to the copy's own shim.
-    """
-    shim = cast(HFBackendShim, model.shims[0])
-    model.attrs["hf_shim_id"] = id(shim)
-    model.attrs[contract.TO_DISK] = _ShimCall(shim, "to_disk_dir")
-    model.attrs[contract.FROM_DISK] = _ShimCall(shim, "from_disk_dir")
-    model.attrs[contract.TO_BYTES] = _ShimCall(shim, "loaded_bytes")
-    model.attrs[contract.FROM_BYTES] = _ShimCall(shim, "from_bytes")
-    model.attrs[contract.COUNT_PIECES] = _PieceCounter(shim, model.attrs["get_spans"])
-    model.attrs[contract.BIND] = bind_to_own_shim
+def _hf_shim(model: BackendModel) -> HFBackendShim:
+    """The model's own shim (a copy's is its own: ``Model.copy()`` copies shims)."""
+    return cast(HFBackendShim, model.shims[0])
 
 
-class _ShimCall:
-    """A shim method as a model attribute: picklable (unlike a lambda) with the model.
-
-    ``deepcopy`` keeps it as is, as it would a function, instead of copying the weights a second
-    time; :func:`get_shim` then rebinds the copy's attributes to the copy's own shim.
-    """
-
-    def __init__(self, shim: HFBackendShim, method: str) -> None:
-        self.shim = shim
-        self.method = method
-
-    def __call__(self, *args: Any) -> Any:
-        return getattr(self.shim, self.method)(*args)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _ShimCall:
-        return self
-
-
-class _PieceCounter:
-    """``count_pieces``: each doc's wordpieces (all its spans'), for grouping docs in ``pipe``.
+def _count_pieces(model: BackendModel, docs: list[Doc]) -> list[int]:
+    """Each doc's wordpieces (all its spans'), for grouping docs in ``pipe``.
 
     A fast tokenizer counts exactly, in one batched call, cheaply next to the model itself;
     grouping by a guess from token counts pads batches more than grouping by exact counts.
-    Slow tokenizers, or a backend not loaded yet, get the guess. A class, not a lambda, so the
-    model still pickles; copies share it like the :class:`_ShimCall` attributes.
+    Slow tokenizers, or a backend not loaded yet, get the guess.
     """
-
-    def __init__(self, shim: HFBackendShim, get_spans: SpanGetter) -> None:
-        self.shim = shim
-        self.get_spans = get_spans
-
-    def __call__(self, docs: list[Doc]) -> list[int]:
-        return count_pieces(self.shim.tokenizer, self.get_spans, docs)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _PieceCounter:
-        return self
-
-
-def bind_to_own_shim(model: BackendModel) -> None:
-    """Point a copied model's attributes at its own shim (trf-core calls this before using them)."""
-    if model.attrs.get("hf_shim_id") != id(model.shims[0]):
-        _bind_attrs(model)
+    return count_pieces(_hf_shim(model).tokenizer, model.attrs["get_spans"], docs)
 
 
 def get_shim(model: BackendModel) -> HFBackendShim:
     """The backend's shim, with tokenizer and weights loaded."""
-    shim = cast(HFBackendShim, model.shims[0])
-    bind_to_own_shim(model)  # a copy: point the serialization attrs at its own shim
+    shim = _hf_shim(model)
     shim.ensure_loaded()
     return shim
 

@@ -172,7 +172,7 @@ def test_saving_after_the_source_folder_is_gone(toy_export: Path, tmp_path: Path
     backend.initialize()
     shutil.rmtree(source)
     with pytest.raises(FileNotFoundError, match="files are gone"):
-        backend.attrs["trf_to_bytes"]()
+        backend.attrs["trf_to_bytes"](backend)
 
 
 def test_copy_loads_independently(toy_export: Path, tmp_path: Path) -> None:
@@ -182,10 +182,38 @@ def test_copy_loads_independently(toy_export: Path, tmp_path: Path) -> None:
     original.initialize()
     before = original.predict(docs).tensors[0]
     copy = original.copy()
-    copy.attrs["trf_bind"](copy)
-    copy.attrs["trf_from_disk"](other)
+    copy.attrs["trf_from_disk"](copy, other)
     assert not numpy.allclose(copy.predict(docs).tensors[0], before)
     numpy.testing.assert_array_equal(original.predict(docs).tensors[0], before)
+
+
+@pytest.mark.parametrize("how", ["Model.copy", "deepcopy", "pickle"])
+def test_copies_save_their_own_model_without_rebinding(
+    toy_export: Path, tmp_path: Path, how: str
+) -> None:
+    """The serialization attributes are functions of the model: a copy that loaded another
+    export saves that export's files, and the original still saves its own."""
+    import copy as copy_module
+
+    other = make_toy_export(tmp_path / "other", seed=1)
+    docs = [spacy.blank("en")("the lazy dog")]
+    original = build_onnx_backend(str(toy_export), whole_docs)
+    original.initialize()
+    copied = {
+        "Model.copy": lambda m: m.copy(),
+        "deepcopy": copy_module.deepcopy,
+        "pickle": lambda m: pickle.loads(pickle.dumps(m)),
+    }[how](original)
+    copied.attrs["trf_from_disk"](copied, other)
+    reference = build_onnx_backend(str(other), whole_docs)
+    reference.initialize()
+    assert copied.attrs["trf_to_bytes"](copied) == reference.attrs["trf_to_bytes"](reference)
+    fresh = build_onnx_backend(str(toy_export), whole_docs)
+    fresh.initialize()
+    assert original.attrs["trf_to_bytes"](original) == fresh.attrs["trf_to_bytes"](fresh)
+    assert copied.attrs["count_pieces"](copied, docs) == [
+        sum(d.wordpieces.lengths) for d in copied.predict(docs).doc_data
+    ]
 
 
 def test_pickled_backend_gives_identical_outputs(toy_export: Path) -> None:
@@ -209,7 +237,9 @@ def test_foreign_bytes_are_refused(toy_export: Path) -> None:
 
     backend = build_onnx_backend(str(toy_export), whole_docs)
     with pytest.raises(ValueError, match="not written by trf-onnx"):
-        backend.attrs["trf_from_bytes"](srsly.msgpack_dumps({"format": "trf-hf.v1", "files": {}}))
+        backend.attrs["trf_from_bytes"](
+            backend, srsly.msgpack_dumps({"format": "trf-hf.v1", "files": {}})
+        )
 
 
 def test_bad_window_settings(toy_export: Path) -> None:
@@ -234,7 +264,7 @@ def test_count_pieces_counts_the_pieces_the_model_reads(toy_export: Path, texts:
     backend.initialize()
     batch = backend.predict(docs)
     expected = [sum(data.wordpieces.lengths) for data in batch.doc_data]
-    assert backend.attrs["count_pieces"](docs) == expected
+    assert backend.attrs["count_pieces"](backend, docs) == expected
 
 
 @settings(max_examples=15, deadline=None)

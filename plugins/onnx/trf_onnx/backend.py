@@ -190,58 +190,35 @@ def build_onnx_backend(
             "truncate": bool(truncate),
             contract.OUTPUT_HIDDEN_STATES: False,
             contract.OUTPUT_ATTENTIONS: False,
+            # functions of the model: a copy reads its own state, with nothing to re-bind
+            **contract.serialization_attrs(
+                _state,
+                to_bytes="to_bytes",
+                from_bytes="from_bytes",
+                to_disk="to_disk_dir",
+                from_disk="from_disk_dir",
+            ),
+            contract.COUNT_PIECES: _count_pieces,
             **listener_attrs(),
             "onnx_state": OnnxState(str(name), intra_op_num_threads),
         },
     )
-    _bind_attrs(model)
     return model
 
 
-class _StateCall:
-    """An :class:`OnnxState` method as a model attribute (picklable, unlike a lambda)."""
-
-    def __init__(self, state: OnnxState, method: str) -> None:
-        self.state = state
-        self.method = method
-
-    def __call__(self, *args: Any) -> Any:
-        return getattr(self.state, self.method)(*args)
+def _state(model: BackendModel) -> OnnxState:
+    """The model's own state (a copy's is its own: ``Model.copy()`` deep-copies attrs)."""
+    return cast(OnnxState, model.attrs["onnx_state"])
 
 
-class _PieceCounter:
-    """``count_pieces``: each doc's wordpieces, so ``Transformer.pipe`` groups docs by length."""
-
-    def __init__(self, state: OnnxState, get_spans: SpanGetter) -> None:
-        self.state = state
-        self.get_spans = get_spans
-
-    def __call__(self, docs: list[Doc]) -> list[int]:
-        return count_pieces(self.state.tokenizer, self.get_spans, docs)
-
-
-def _bind_attrs(model: BackendModel) -> None:
-    """The contract's serialization and listener attributes, bound to this model's state."""
-    state: OnnxState = model.attrs["onnx_state"]
-    model.attrs["onnx_state_id"] = id(state)
-    model.attrs[contract.TO_DISK] = _StateCall(state, "to_disk_dir")
-    model.attrs[contract.FROM_DISK] = _StateCall(state, "from_disk_dir")
-    model.attrs[contract.TO_BYTES] = _StateCall(state, "to_bytes")
-    model.attrs[contract.FROM_BYTES] = _StateCall(state, "from_bytes")
-    model.attrs[contract.COUNT_PIECES] = _PieceCounter(state, model.attrs["get_spans"])
-    model.attrs[contract.BIND] = bind_to_own_state
-
-
-def bind_to_own_state(model: BackendModel) -> None:
-    """Point a copied model's attributes at its own state (trf-core calls this before use)."""
-    if model.attrs.get("onnx_state_id") != id(model.attrs["onnx_state"]):
-        _bind_attrs(model)
+def _count_pieces(model: BackendModel, docs: list[Doc]) -> list[int]:
+    """Each doc's wordpieces, so ``Transformer.pipe`` groups docs by length."""
+    return count_pieces(_state(model).tokenizer, model.attrs["get_spans"], docs)
 
 
 def get_state(model: BackendModel) -> OnnxState:
     """The backend's state, loaded."""
-    bind_to_own_state(model)
-    state: OnnxState = model.attrs["onnx_state"]
+    state = _state(model)
     state.ensure_loaded()
     return state
 

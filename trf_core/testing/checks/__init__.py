@@ -16,11 +16,12 @@ public too: :mod:`trf_core.testing.suites` turns each into its own pytest test.
 
 Imports stay cheap: hypothesis is imported only when generated examples are asked for.
 
-One module per plugin kind (``span_getters``, ``annotation_setters``, ``poolers``,
-``backends``), because a plugin author reads only the checks for the kind they write and each
-kind's invariants change on their own; ``_common`` holds what all of them share (the hostile
-docs, :class:`ContractViolation`, the batch runner). Import from this package, not from the
-modules: their layout is not part of the API.
+One module per plugin kind (``span_getters``, ``annotation_setters``, ``poolers``, ``backends``),
+because a plugin author reads only the checks for the kind they write and each kind's invariants
+change on their own; ``plugins`` (:func:`check_plugin`) checks a plugin module's hookimpls the way
+``import trf_core`` loads them; ``_common`` holds what all of them share (the hostile docs,
+:class:`ContractViolation`, the batch runner). Import from this package, not from the modules: their
+layout is not part of the API.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from .backends import (
     resolve_backend,
 )
 from .backends import BackendFactory as BackendFactory
+from .plugins import check_plugin
 from .poolers import (
     POOLER_CHECKS,
     check_pooler,
@@ -104,6 +106,7 @@ __all__ = [
     "backend_serialization",
     "check_annotation_setter",
     "check_backend",
+    "check_plugin",
     "check_pooler",
     "check_span_getter",
     "example_docs",

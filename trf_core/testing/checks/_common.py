@@ -105,7 +105,7 @@ def run_on_batches(
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from .. import strategies as trf_st
+    from ..strategies import docs as generated_docs
 
     @settings(
         max_examples=max_examples,
@@ -114,7 +114,7 @@ def run_on_batches(
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(st.lists(trf_st.docs(max_tokens=25), min_size=max(min_docs, 1), max_size=4))
+    @given(st.lists(generated_docs(max_tokens=25), min_size=max(min_docs, 1), max_size=4))
     def run(docs: list[Doc]) -> None:
         check([prepare(doc) for doc in docs])
 

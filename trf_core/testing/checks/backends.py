@@ -490,8 +490,8 @@ def backend_listener_attrs(model: Model, docs: list[Doc]) -> None:
 def backend_serialization(model: Model, docs: list[Doc]) -> None:
     """to_bytes / from_bytes into the same model gives identical outputs.
 
-    Through the contract's accessors, as the component saves a backend: ``trf_bind`` first,
-    then ``trf_to_bytes`` / ``trf_from_bytes`` where the backend has them, else thinc's.
+    Through the contract's accessors, as the component saves a backend: ``trf_to_bytes`` /
+    ``trf_from_bytes`` (called with the model) where the backend has them, else thinc's.
     """
     before = _doc_outputs(model, docs)
     contract.model_from_bytes(model, contract.model_to_bytes(model))

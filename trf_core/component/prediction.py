@@ -1,0 +1,125 @@
+"""The ``transformer`` component's prediction: ``__call__``, ``pipe``, ``predict`` and setting
+each doc's ``doc._.trf_data``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from spacy import util
+from spacy.tokens import Doc
+
+from ..contract import backend as contract
+from ..contract.data import FullTransformerBatch, TransformerData
+from ..contract.extensions import install_extensions
+from .batching import plan_batches
+from .listeners import TransformerListener
+from .retention import expect_readers
+from .state import ComponentState
+
+__all__ = ["Prediction"]
+
+# How many minibatches' worth of docs ``pipe`` sorts by length at once.
+_PIPE_BUFFER_BATCHES = 4
+
+
+class Prediction(ComponentState):
+    """Runs the backend for inference and hands each doc its own outputs."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Run the transformer on one doc and set ``doc._.trf_data``."""
+        install_extensions()
+        error_handler = self.get_error_handler()
+        try:
+            batch = self.predict([doc])
+            self.set_annotations([doc], batch)
+            return doc
+        except Exception as e:
+            error_handler(self.name, self, [doc], e)
+            return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Process a stream of docs, yielding them in input order.
+
+        Docs are buffered a few minibatches at a time and grouped by length (the backend's
+        ``count_pieces`` estimate, or token counts), so batches waste little on padding; each
+        batch holds at most ``batch_size`` docs and ``max_batch_items`` padded wordpieces. A
+        doc's output does not depend on the batch it lands in.
+        """
+        install_extensions()
+        error_handler = self.get_error_handler()
+        batch_size = max(int(batch_size), 1)
+        for buffer in util.minibatch(stream, size=batch_size * _PIPE_BUFFER_BATCHES):
+            docs = list(buffer)
+            lengths = self._estimate_lengths(docs)
+            for indices in plan_batches(lengths, self.max_batch_items, batch_size):
+                subset = [docs[i] for i in indices]
+                try:
+                    batch = self.predict(subset)
+                    self.set_annotations(subset, batch)
+                except Exception as e:
+                    error_handler(self.name, self, subset, e)
+            yield from docs
+
+    def _estimate_lengths(self, docs: Sequence[Doc]) -> list[int]:
+        counts = contract.count_pieces(self.model, docs)
+        return [len(doc) for doc in docs] if counts is None else counts
+
+    def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
+        """Run the backend for inference (no gradient kept) and return the batch's output."""
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            batch = FullTransformerBatch.empty(len(docs), self.model.ops.xp)
+            batch.doc_lengths = [0] * len(docs)
+            return batch
+        return self._accept(self.model.predict(docs), docs)
+
+    def _accept(self, batch: Any, docs: list[Doc]) -> FullTransformerBatch:
+        """The backend's output for ``docs``, checked, with ``doc_lengths`` and shape learned."""
+        if not isinstance(batch, FullTransformerBatch):
+            raise TypeError(
+                f"the transformer's model returned a {type(batch).__name__}; a backend must "
+                "return a FullTransformerBatch"
+            )
+        if batch.doc_lengths is None:
+            batch.doc_lengths = [len(doc) for doc in docs]
+        self._learn_shape(batch)
+        return batch
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: FullTransformerBatch) -> None:
+        """Set each doc's own copy of its outputs on ``doc._.trf_data``, then the setter's."""
+        docs = list(docs)
+        doc_data = predictions.doc_data
+        if len(doc_data) != len(docs):
+            raise ValueError(
+                f"the transformer output holds {len(doc_data)} docs, but {len(docs)} were given"
+            )
+        readers = [m.id for m in self._active_listeners()]
+        for doc, data in zip(docs, doc_data):
+            expect_readers(doc, _own_copy(data), readers, self.keep)
+        self.annotation_setter(docs, predictions)
+
+    def _learn_shape(self, batch: FullTransformerBatch) -> None:
+        tensors = batch.tensors
+        if not tensors:
+            return
+        states = batch.model_output.get("hidden_states")
+        shape = (int(tensors[0].shape[-1]), len(states) if states else None)
+        if shape != self._shape:
+            self._shape = shape
+            for listener in self.listeners:
+                if isinstance(listener, TransformerListener):
+                    listener.set_upstream_shape(*shape)
+
+
+def _own_copy(data: TransformerData) -> TransformerData:
+    """A doc's data in arrays of its own, so the batch's big arrays can be freed."""
+    return TransformerData(
+        wordpieces=data.wordpieces.map_arrays(_copy),
+        model_output=data.model_output.map_arrays(_copy),
+        align=type(data.align)(data.align.dataXd.copy(), data.align.lengths.copy()),
+    )
+
+
+def _copy(array: Any) -> Any:
+    return array.copy()
