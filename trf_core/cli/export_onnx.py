@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rewrite the encoder with ONNX Runtime's transformer fusions (fused attention, "
         "layer norms, GELU), kept only when its outputs verify; off by default: it did not "
-        "measure faster on an AVX2 CPU without VNNI",
+        "measure faster on the project's 2-core test machine",
     )
 
 

@@ -12,7 +12,7 @@ A fusion that would change the outputs must not ship, so :func:`fuse` runs the f
 traced graph on the same inputs and keeps the fused one only when every output agrees to within
 1e-4 at real (unpadded) positions; otherwise the traced graph stays as it was. Exporting needs
 ``onnx`` (``trf-onnx[export]``); the optimizer ships with ``onnxruntime``. ``export-onnx``
-applies it only with ``--fuse``: on the project's AVX2 CPU (no AVX-512/VNNI) the fused graph did
+applies it only with ``--fuse``: on the project's 2-core machine the fused graph did
 not run faster than the plain one (bench/README.md, "ONNX").
 """
 
