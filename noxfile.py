@@ -220,6 +220,22 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(driver), *session.posargs, env={**_env(), **os.environ})
 
 
+@nox.session(python="3.11")
+def bench_check(session: nox.Session) -> None:
+    """The throughput regression check: fails when trf-core falls below 0.85x its limit.
+
+    The limit is the bare model on zero-padding groups of the same texts, measured in turns in
+    the same process, so the bound holds on any machine that is not overloaded (the script marks
+    runs above a load of one per core). About 3 minutes on 2 idle cores; not part of CI's budget
+    (timings on a shared CI runner are noise), run it before merging throughput changes.
+    """
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), test_deps=False)
+    driver = ROOT / "bench" / "bench_throughput.py"
+    args = ["--limit", "1000", "--train-batches", "4", "--check", "0.85"]
+    args += ["--skip", "alignment", "--skip", "memory", "--skip", "import"]
+    session.run("python", str(driver), *args, *session.posargs, env={**_env(), **os.environ})
+
+
 # --- transformers versions -----------------------------------------------------------------------
 
 # The newest release of each supported major line; pip picks the newest this Python supports.
