@@ -52,3 +52,16 @@ def test_a_manifest_written_before_the_journal_existed_reads_as_it_is(tmp_path: 
     old.save(tmp_path / "out")
     read = open_output(tmp_path / "out", fingerprint, n_shards=4)
     assert read.shards == {0: shard(0), 2: shard(2)} and not read.complete
+
+
+def test_a_complete_run_leaves_no_temporary_of_a_writer_that_died(tmp_path: Path) -> None:
+    """A worker killed mid-write leaves ``.NAME.tmp-PID``; the finished run must not keep it."""
+    leftover = tmp_path / ".shard-000001.jsonl.tmp-4242"
+    leftover.write_bytes(b'{"line": 3, "te')
+    running = Manifest({"input": "x"}, n_shards=1)
+    running.save(tmp_path)
+    assert leftover.exists()  # while the run goes on, a writer may still own it
+    running.complete = True
+    running.save(tmp_path)
+    assert not leftover.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST]

@@ -79,6 +79,8 @@ class Manifest:
     def save(self, folder: Path) -> None:
         """Write ``manifest.json`` with every shard known, then drop the journal it now holds."""
         self.close()
+        if self.complete:  # no writer is left; a worker killed mid-write left its temporary
+            remove_temporaries(folder)
         data = {
             "format": FORMAT,
             "complete": self.complete,
@@ -160,9 +162,14 @@ def open_output(folder: Path, fingerprint: dict[str, Any], n_shards: int) -> Man
             "Rerun with the same pipeline, input and options to continue it, or give a new "
             "output folder"
         )
-    for stale in folder.glob(".*.tmp-*"):
-        stale.unlink()
+    remove_temporaries(folder)
     return Manifest(old, n_shards, ShardRecords(shards), bool(data.get("complete")))
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Drop the half-written files of writers that died (``.NAME.tmp-PID``): never a result."""
+    for stale in folder.glob(".*.tmp-*"):
+        stale.unlink(missing_ok=True)
 
 
 def read_journal(path: Path) -> dict[int, dict[str, Any]]:
