@@ -364,7 +364,8 @@ def _log_record(handle: Any, record: StepRecord) -> None:
         "step": record.step,
         "epoch": record.epoch,
         "words": record.words,
-        "losses": record.losses,
+        # spaCy's components add numpy scalars to the losses (the parser, the morphologizer)
+        "losses": {name: float(value) for name, value in record.losses.items()},
         "allreduce_bytes": record.sync.bytes,
         "allreduce_seconds": record.sync.seconds,
         "allreduce_wait_seconds": record.sync.wait_seconds,
