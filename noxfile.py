@@ -38,6 +38,7 @@ PLUGIN_DIRS = {
     "span_getters": "contrib_span_getters",
     "setters": "contrib_setters",
     "onnx": "plugins/onnx",
+    "train": "plugins/train",
 }
 ONNX_EXPORT = "onnx"  # the onnx package: trf-onnx[export] (with torch), and the toy export's graph
 NO_TORCH_PLUGINS = ("poolers", "span_getters", "setters")
@@ -138,6 +139,22 @@ def annotate_ray(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def train_ray(session: nox.Session) -> None:
+    """trf-train's launcher tests: ``torchrun --nproc-per-node 2`` and Ray Train
+    (``trf-train[ray]``, a local 2-CPU Ray instance the test starts), each compared with one
+    worker.
+
+    Its own session because Ray is large; the ``tests`` session runs every other trf-train test
+    and skips these two, saying why (they need ``TRF_TRAIN_LAUNCHER_TESTS=1``).
+    """
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values())
+    _install_local(session, f"{PLUGIN_DIRS['train']}[ray]")
+    session.run("python", "-c", "import ray.train.torch, ray; print('ray', ray.__version__)")
+    env = {**_env(), "TRF_TRAIN_LAUNCHER_TESTS": "1"}
+    session.run("pytest", "plugins/train/tests/test_launchers.py", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
 def onnx(session: nox.Session) -> None:
     """trf-onnx with onnxruntime and no torch: its tests, the conformance suite included.
 
@@ -166,7 +183,7 @@ def core_no_torch(session: nox.Session) -> None:
 @nox.parametrize("plugin", list(PLUGIN_DIRS))
 def plugin_alone(session: nox.Session, plugin: str) -> None:
     """One plugin distribution with only the core: catches a plugin that needs another."""
-    if plugin == "hf":
+    if plugin in ("hf", "train"):
         session.install(TORCH)
         session.install("spacy-alignments")
     if plugin == "onnx":
@@ -185,7 +202,9 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "-p", "trf_kernel", "-p", "trf_core")
-    for name in ("trf_hf", "trf_poolers", "trf_span_getters", "trf_setters", "trf_onnx"):
+    for name in (
+        "trf_hf", "trf_poolers", "trf_span_getters", "trf_setters", "trf_onnx", "trf_train",
+    ):  # fmt: skip
         session.run("mypy", "-p", name)
 
 
@@ -199,6 +218,22 @@ def bench(session: nox.Session) -> None:
     _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), test_deps=False)
     driver = ROOT / "bench" / "bench_throughput.py"
     session.run("python", str(driver), *session.posargs, env={**_env(), **os.environ})
+
+
+@nox.session(python="3.11")
+def bench_check(session: nox.Session) -> None:
+    """The throughput regression check: fails when trf-core falls below 0.85x its limit.
+
+    The limit is the bare model on zero-padding groups of the same texts, measured in turns in
+    the same process, so the bound holds on any machine that is not overloaded (the script marks
+    runs above a load of one per core). About 3 minutes on 2 idle cores; not part of CI's budget
+    (timings on a shared CI runner are noise), run it before merging throughput changes.
+    """
+    _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), test_deps=False)
+    driver = ROOT / "bench" / "bench_throughput.py"
+    args = ["--limit", "1000", "--train-batches", "4", "--check", "0.85"]
+    args += ["--skip", "alignment", "--skip", "memory", "--skip", "import"]
+    session.run("python", str(driver), *args, *session.posargs, env={**_env(), **os.environ})
 
 
 # --- transformers versions -----------------------------------------------------------------------
@@ -252,6 +287,7 @@ IMPORT_NAMES = [
     "trf_span_getters",
     "trf_setters",
     "trf_onnx",
+    "trf_train",
 ]
 
 

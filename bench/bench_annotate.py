@@ -6,8 +6,8 @@ user waits for it):
 
 - ``bare``: ``spacy.load`` + ``for doc in nlp.pipe(texts, batch_size)`` in this process, no
   output written (the floor every engine adds its cost to);
-- ``local-1``, ``local-2``: ``annotate`` with the local engine, 1 worker (in process) and 2
-  spawned workers, JSONL output;
+- ``local-1``, ``local-2``: ``annotate`` with the local engine, 1 and 2 spawned workers
+  (``--n-process 1`` ran in the command's own process until issue 24), JSONL output;
 - ``ray-1``, ``ray-2``: the Ray engine with 1 and 2 actors on a local Ray instance started once
   beforehand (``ray.init(num_cpus=CORES)``: its start is not counted, as on an existing cluster).
 

@@ -1,26 +1,31 @@
-"""Throughput and memory of trf-core next to the bare Hugging Face model (issue 7).
+"""Throughput of trf-core as a ratio to the bare model's zero-padding limit, and memory.
 
-Everything that is compared is measured in ONE process, in turns (each repetition runs every
-contender once, in a rotating order), and reported as medians and ratios: the machines this runs
-on are shared and noisy, so absolute words/s move with load while side-by-side ratios hold.
+Everything that is compared is measured in ONE process, in turns (an untimed round, then each
+repetition runs every contender once, in a rotating order), and reported as medians and ratios
+to the section's limit, with the load average before and after every run (runs above one per
+core are marked unreliable): the machines this runs on are shared and noisy.
 
 Contenders, all with all-MiniLM-L6-v2 and the same torch thread count:
 
-- inference: (a) the bare model (``AutoModel`` + fast tokenizer, ``torch.inference_mode``) on
-  batches of ``--batch-size`` texts in file order, padded to each batch's longest; (b) the same
-  texts sorted by length (characters) first; (c) trf-core's ``nlp.pipe(texts, batch_size)``
-  with a ``transformer`` (HF backend, doc spans) and a listening ``tagger``; (d) with
-  ``--peer-python``, the same pipeline built with spacy-transformers in that interpreter
-  (``peer_spacy_transformers.py``), run in turns with ours;
-- training: ``nlp.update`` on that pipeline vs the bare model's forward + linear tag head +
-  cross-entropy + backward + ``torch.optim.AdamW`` step, on the same batches of gold sentences;
-- alignment: ``trf_core.contract.align.align_batch`` alone, seconds per 10k tokens;
+- inference, on the sentences and on long documents (the sentences joined into ~1,000-word
+  documents, read in 512-piece windows): the limit, the bare model on groups of exactly equal
+  wordpiece count (at most ``--batch-size`` texts and 4,096 pieces a group, no padding, no mask);
+  the bare model on texts sorted by wordpiece count in batches padded to their longest; trf-core's
+  ``nlp.pipe(texts, batch_size)`` with a ``transformer`` (HF backend, doc spans) and a listening
+  ``tagger``; with ``--peer-python``, the same pipeline built with spacy-transformers in that
+  interpreter (``peer_spacy_transformers.py``);
+- training, on batches of ~1,000 gold words: ``nlp.update`` vs the limit, the bare model's
+  forward + linear tag head + cross-entropy + backward + ``torch.optim.AdamW`` in exact-length
+  groups formed across the batches (one step per batch), and the same grouped within each batch;
+- alignment: ``trf_core.contract.align.align_batch`` alone, ms per 10k tokens;
 - ``import trf_core`` with 20 fake plugins (``bench_import.py``, run as a subprocess);
 - memory: for each retention setting of the component (``keep``), the bytes of every array in
   ``doc._.trf_data`` per 1,000 docs, the bytes those arrays really hold on to (a view keeps its
-  whole base array alive), and the RSS growth and peak of piping the texts while keeping the docs.
+  whole base array alive), and the traced memory of piping the texts while keeping the docs.
 
-    python bench/bench_throughput.py [--quick] [--peer-python /tmp/st-venv/bin/python]
+Each speed contender's real and computed wordpiece positions are reported beside its speed.
+
+    python bench/bench_throughput.py [--quick] [--check 0.85] [--peer-python PY]
 
 Prints a table and writes JSON (``--json-out``, default ``bench/results/latest.json``).
 """
@@ -50,8 +55,10 @@ REPO = HERE.parent
 DEFAULT_TEXT = REPO.parent / "shared" / "data" / "ewt-text" / "test.txt"
 DEFAULT_TRAIN = REPO.parent / "shared" / "data" / "ud-english-ewt" / "en_ewt-ud-train.spacy"
 KEEP_SETTINGS = ("all", "last_layer", "none")
-TARGET_PIPE = 0.9  # trf-core pipe / bare sorted
-TARGET_TRAIN = 0.95  # trf-core update / bare fwd+bwd+AdamW
+TARGET_PIPE = 0.95  # trf-core nlp.pipe / the bare model on zero-padding groups
+TARGET_TRAIN = 0.95  # trf-core nlp.update / bare fwd+bwd+AdamW in exact-length groups
+LOAD_LIMIT = float(os.cpu_count() or 1)  # above one runnable job per core, timings are unfair
+MAX_GROUP_PIECES = 4096  # the zero-padding limit's cap of pieces a group (= max_batch_items)
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -135,8 +142,41 @@ def build_trf_pipeline(model_dir: str, init_docs: list[Any]) -> tuple[Any, Any]:
     return nlp, optimizer
 
 
+def exact_length_groups(lengths: Sequence[int], max_items: int, max_pieces: int) -> list[list[int]]:
+    """Indices grouped by exactly equal length, at most ``max_items`` and ``max_pieces`` a group.
+
+    What the model costs with no padding at all: every group is a full rectangle, so the model
+    runs without an attention mask on exactly the real pieces.
+    """
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        by_length.setdefault(int(n), []).append(i)
+    groups: list[list[int]] = []
+    for n, members in sorted(by_length.items()):
+        step = max(1, min(max_items, max_pieces // max(n, 1)))
+        groups.extend(members[i : i + step] for i in range(0, len(members), step))
+    return groups
+
+
+def padded_batches(lengths: Sequence[int], size: int, max_pieces: int) -> list[list[int]]:
+    """Indices sorted by length, in batches of ``size`` capped at ``max_pieces`` padded pieces."""
+    from trf_core.component.batching import plan_batches
+
+    return plan_batches(lengths, max_pieces, size)
+
+
+def pieces_of(rows: Sequence[Sequence[int]], groups: Sequence[list[int]]) -> dict[str, int]:
+    """Real and computed (padded) pieces of running ``rows`` in ``groups``."""
+    real = sum(len(row) for row in rows)
+    padded = sum(len(g) * max(len(rows[i]) for i in g) for g in groups)
+    return {"real": real, "padded": padded}
+
+
 class Bare:
-    """The bare HF model: what the pipeline would cost if everything around it were free."""
+    """The bare HF model: what the pipeline would cost if everything around it were free.
+
+    Inputs are tokenized and grouped beforehand; the timed calls run the model alone.
+    """
 
     def __init__(self, model_dir: str, n_tags: int, seed: int = 0) -> None:
         import torch
@@ -154,34 +194,85 @@ class Bare:
         self.optimizer = torch.optim.AdamW(params, lr=1e-4)
         self.n_tags = n_tags
 
-    def infer(self, text_batches: Sequence[list[str]]) -> None:
-        with self.torch.inference_mode():
-            for texts in text_batches:
-                enc = self.tokenizer(texts, padding=True, return_tensors="pt")
-                self.model(**enc)
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [list(x) for x in self.tokenizer(list(texts))["input_ids"]]
 
-    def train(self, text_batches: Sequence[list[str]]) -> None:
+    def tensors(
+        self, rows: Sequence[Sequence[int]], groups: Sequence[list[int]]
+    ) -> list[tuple[Any, Any]]:
+        """Per group: ids padded to the group's longest, and the mask (None when no padding)."""
+        torch = self.torch
+        pad = int(self.tokenizer.pad_token_id or 0)
+        out = []
+        for group in groups:
+            width = max(len(rows[i]) for i in group)
+            ids = torch.full((len(group), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for k, i in enumerate(group):
+                ids[k, : len(rows[i])] = torch.tensor(rows[i])
+                mask[k, : len(rows[i])] = 1
+            out.append((ids, None if bool(mask.all()) else mask))
+        return out
+
+    def infer(self, inputs: Sequence[tuple[Any, Any]]) -> None:
+        with self.torch.inference_mode():
+            for ids, mask in inputs:
+                self.model(input_ids=ids, attention_mask=mask)
+
+    def train(self, steps: Sequence[Sequence[tuple[Any, Any]]]) -> None:
+        """One optimizer step per entry of ``steps``, after forward + backward of its groups."""
         torch = self.torch
         generator = torch.Generator().manual_seed(0)
-        for texts in text_batches:
-            enc = self.tokenizer(texts, padding=True, return_tensors="pt")
-            hidden = self.train_model(**enc).last_hidden_state
-            scores = self.head(hidden).reshape(-1, self.n_tags)
-            labels = torch.randint(0, self.n_tags, enc["input_ids"].shape, generator=generator)
-            labels = labels.masked_fill(enc["attention_mask"] == 0, -100).reshape(-1)
-            loss = torch.nn.functional.cross_entropy(scores, labels, ignore_index=-100)
+        for groups in steps:
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            for ids, mask in groups:
+                hidden = self.train_model(input_ids=ids, attention_mask=mask).last_hidden_state
+                scores = self.head(hidden).reshape(-1, self.n_tags)
+                labels = torch.randint(0, self.n_tags, ids.shape, generator=generator)
+                if mask is not None:
+                    labels = labels.masked_fill(mask == 0, -100)
+                loss = torch.nn.functional.cross_entropy(
+                    scores, labels.reshape(-1), ignore_index=-100
+                )
+                loss.backward()
             self.optimizer.step()
 
-    def padded_pieces(self, text_batches: Sequence[list[str]]) -> tuple[int, int]:
-        """(real pieces, padded pieces) of these batches."""
-        real = padded = 0
-        for texts in text_batches:
-            ids = self.tokenizer(texts)["input_ids"]
-            real += sum(len(x) for x in ids)
-            padded += len(ids) * max(len(x) for x in ids)
-        return real, padded
+
+class PieceCounter:
+    """Counts the positions the pipeline's transformer computes, and how many are real.
+
+    A forward pre-hook on the torch model: an input of ``n`` rows of width ``w`` computes
+    ``n * w`` positions; the real ones are the mask's (the diagonal of a packed 4D mask).
+    """
+
+    def __init__(self, nlp: Any) -> None:
+        shim = nlp.get_pipe("transformer").model.shims[0]
+        self.module = shim.transformer
+        self.real = self.padded = self.calls = 0
+
+    def __enter__(self) -> PieceCounter:
+        self.handle = self.module.register_forward_pre_hook(self._hook, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.handle.remove()
+
+    def _hook(self, module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+        mask = kwargs.get("attention_mask")
+        self.calls += 1
+        self.padded += int(ids.numel())
+        if mask is None:
+            self.real += int(ids.numel())
+        elif mask.dim() == 2:
+            self.real += int(mask.sum())
+        else:  # packed: (rows, [1,] w, w); a real piece may look at itself
+            square = mask.reshape(-1, mask.shape[-2], mask.shape[-1])
+            diagonal = square.diagonal(dim1=1, dim2=2)
+            self.real += int((diagonal == 0).sum() if mask.is_floating_point() else diagonal.sum())
+
+    def result(self) -> dict[str, int]:
+        return {"real": self.real, "padded": self.padded, "model_calls": self.calls}
 
 
 class Peer:
@@ -233,28 +324,64 @@ class Peer:
 # --- measuring -----------------------------------------------------------------------------
 
 
+def load_now() -> float:
+    return float(os.getloadavg()[0])
+
+
 def in_turns(
     contenders: dict[str, Callable[[], float | None]], repeats: int
-) -> dict[str, list[float]]:
-    """Run every contender once per repetition, rotating the order; collect seconds."""
+) -> tuple[dict[str, list[float]], dict[str, list[tuple[float, float]]]]:
+    """Run every contender once per repetition, rotating the order, after an untimed round;
+    collect seconds and the 1-minute load average before and after each run."""
     names = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    loads: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    # One untimed round first: torch's CPU kernels prepare themselves per input shape on first
+    # sight, which would otherwise charge whoever runs first for it.
+    for name in names:
+        contenders[name]()
     for rep in range(repeats):
         order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
+            before = load_now()
             start = time.perf_counter()
             reported = contenders[name]()
             elapsed = time.perf_counter() - start
+            after = load_now()
             samples[name].append(reported if reported is not None else elapsed)
-            print(f"  rep {rep + 1}/{repeats} {name:22} {samples[name][-1]:8.2f} s", flush=True)
-    return samples
+            loads[name].append((before, after))
+            mark = "" if max(before, after) <= LOAD_LIMIT else "  UNRELIABLE (load)"
+            print(
+                f"  rep {rep + 1}/{repeats} {name:26} {samples[name][-1]:8.2f} s"
+                f"   load {before:4.2f} -> {after:4.2f}{mark}",
+                flush=True,
+            )
+    return samples, loads
 
 
-def summarize(samples: dict[str, list[float]], words: int) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def summarize(
+    timed: tuple[dict[str, list[float]], dict[str, list[tuple[float, float]]]],
+    words: int,
+    limit: str,
+    ratio_key: str = "x_limit",
+) -> dict[str, Any]:
+    """Medians, words/s, each contender's ratio to ``limit`` (``ratio_key``), the load marks."""
+    samples, loads = timed
+    out: dict[str, Any] = {}
     for name, seconds in samples.items():
         median = statistics.median(seconds)
-        out[name] = {"seconds": seconds, "median_s": median, "words_per_s": words / median}
+        peak = max(max(pair) for pair in loads[name])
+        out[name] = {
+            "seconds": seconds,
+            "median_s": median,
+            "words_per_s": words / median,
+            "loadavg_before_after": loads[name],
+            "max_loadavg": peak,
+            "reliable": peak <= LOAD_LIMIT,
+        }
+    base = out[limit]["words_per_s"]
+    for name in out:
+        out[name][ratio_key] = out[name]["words_per_s"] / base
     return out
 
 
@@ -390,20 +517,73 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch threads, every contender")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="use the first N texts")
-    parser.add_argument("--train-sentences", type=int, default=512)
+    parser.add_argument("--doc-words", type=int, default=1000, help="words per long document")
+    parser.add_argument("--train-batches", type=int, default=8)
+    parser.add_argument("--train-batch-words", type=int, default=1000)
     parser.add_argument("--init-sentences", type=int, default=64)
     parser.add_argument("--import-repeats", type=int, default=5)
     parser.add_argument("--peer-python", default=None, help="python of a spacy-transformers venv")
     parser.add_argument("--quick", action="store_true", help="300 texts, 1 repetition: a smoke run")
-    parser.add_argument("--skip", action="append", default=[], help="inference, training, ...")
+    parser.add_argument(
+        "--skip", action="append", default=[], help="inference, long, training, alignment, ..."
+    )
+    parser.add_argument(
+        "--check",
+        type=float,
+        default=None,
+        metavar="MIN",
+        help="exit 1 when a trf-core ratio to its zero-padding limit is below MIN",
+    )
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.limit = args.limit or 300
         args.repeats = 1
-        args.train_sentences = min(args.train_sentences, 128)
+        args.train_batches = min(args.train_batches, 2)
         args.import_repeats = min(args.import_repeats, 2)
     return args
+
+
+def join_documents(texts: Sequence[str], words_per_doc: int, nlp: Any) -> list[str]:
+    """The texts joined, in order, into documents of at least ``words_per_doc`` words."""
+    docs: list[str] = []
+    current: list[str] = []
+    n = 0
+    for text in texts:
+        current.append(text)
+        n += len(nlp.make_doc(text))
+        if n >= words_per_doc:
+            docs.append(" ".join(current))
+            current, n = [], 0
+    if current:
+        docs.append(" ".join(current))
+    return docs
+
+
+def word_batches(docs: Sequence[Any], words: int, n_batches: int) -> list[list[Any]]:
+    """``n_batches`` batches of consecutive docs, each of at least ``words`` tokens."""
+    out: list[list[Any]] = []
+    current: list[Any] = []
+    for doc in docs:
+        current.append(doc)
+        if sum(len(d) for d in current) >= words:
+            out.append(current)
+            current = []
+            if len(out) == n_batches:
+                break
+    if len(out) < n_batches:
+        raise SystemExit(f"not enough gold sentences for {n_batches} batches of {words} words")
+    return out
+
+
+def window_rows(nlp: Any, tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """The windows trf-core's HF backend runs for these texts (doc spans, default windowing)."""
+    from trf_core.component.windowing import plan_windows
+
+    spans = [nlp.make_doc(t)[:] for t in texts]
+    plan = plan_windows(tokenizer, spans, window=512, stride=0, truncate=False)
+    lengths = plan.window_mask.sum(axis=1)
+    return [list(map(int, row[:n])) for row, n in zip(plan.window_ids, lengths)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,12 +601,14 @@ def main(argv: list[str] | None = None) -> int:
     texts = load_texts(args.text, args.limit)
     blank = spacy.blank("en")
     words = sum(len(blank.make_doc(t)) for t in texts)
-    gold = load_gold_sentences(
-        args.train_docbin, args.train_sentences + args.init_sentences, blank.vocab
-    )
+    long_texts = join_documents(texts, args.doc_words, blank)
+    n_gold = args.init_sentences + args.train_batches * args.train_batch_words // 4
+    gold = load_gold_sentences(args.train_docbin, n_gold, blank.vocab)
     # The first sentences only initialize (with the rest, for the tag set); the rest train.
-    train_docs = gold[args.init_sentences :]
-    train_words = sum(len(d) for d in train_docs)
+    train_batches_docs = word_batches(
+        gold[args.init_sentences :], args.train_batch_words, args.train_batches
+    )
+    train_words = sum(len(d) for b in train_batches_docs for d in b)
     tags = sorted({t.tag_ for d in gold for t in d})
     report: dict[str, Any] = {
         "benchmark": "bench_throughput",
@@ -436,7 +618,9 @@ def main(argv: list[str] | None = None) -> int:
         "text": str(args.text),
         "texts": len(texts),
         "words": words,
-        "train_sentences": len(train_docs),
+        "long_doc_count": len(long_texts),
+        "train_batches": len(train_batches_docs),
+        "train_sentences": sum(len(b) for b in train_batches_docs),
         "train_words": train_words,
         "batch_size": args.batch_size,
         "torch_threads": torch.get_num_threads(),
@@ -444,6 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpus": os.cpu_count(),
+        "load_limit": LOAD_LIMIT,
         "loadavg_start": os.getloadavg(),
     }
     print(f"{len(texts)} texts, {words} words; torch threads {torch.get_num_threads()}")
@@ -452,17 +637,10 @@ def main(argv: list[str] | None = None) -> int:
         # Initialize on every gold sentence, so the tagger knows every tag it will train on.
         nlp, optimizer = build_trf_pipeline(args.model, gold)
         bare = Bare(args.model, n_tags=len(tags))
-        file_batches = list(batches(texts, args.batch_size))
-        sorted_batches = list(batches(sorted(texts, key=len), args.batch_size))
-        report["pieces_file_order"] = dict(
-            zip(("real", "padded"), bare.padded_pieces(file_batches))
-        )
-        report["pieces_sorted"] = dict(zip(("real", "padded"), bare.padded_pieces(sorted_batches)))
         from spacy.training import Example
 
-        train_examples = [Example(nlp.make_doc(d.text), d) for d in train_docs]
-        train_text_batches = [
-            [eg.reference.text for eg in b] for b in batches(train_examples, args.batch_size)
+        train_examples = [
+            [Example(nlp.make_doc(d.text), d) for d in batch] for batch in train_batches_docs
         ]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -472,35 +650,28 @@ def main(argv: list[str] | None = None) -> int:
             from spacy.tokens import DocBin
 
             with section(f"starting the peer ({args.peer_python})"):
-                DocBin(docs=train_docs).to_disk(workdir / "train.spacy")
+                flat = [d for b in train_batches_docs for d in b]
+                DocBin(docs=flat).to_disk(workdir / "train.spacy")
                 DocBin(docs=gold).to_disk(workdir / "init.spacy")
                 spec = {
                     "config": pipeline_config(args.model),
                     "threads": args.threads,
                     "texts": texts,
                     "batch_size": args.batch_size,
+                    "train_batch_sizes": [len(b) for b in train_batches_docs],
                     "train_docbin": str(workdir / "train.spacy"),
                     "init_docbin": str(workdir / "init.spacy"),
                 }
                 peer = Peer(args.peer_python, spec, workdir)
         try:
-            run_all(
-                args,
-                report,
-                nlp,
-                optimizer,
-                bare,
-                texts,
-                words,
-                file_batches,
-                sorted_batches,
-                train_examples,
-                train_text_batches,
-                train_words,
-                peer,
-                skip,
-                workdir,
-            )
+            bench = Bench(args, report, nlp, optimizer, bare, peer, workdir)
+            if "inference" not in skip:
+                bench.inference("inference", texts, words)
+            if "long" not in skip:
+                bench.inference("long_docs", long_texts, words)
+            if "training" not in skip:
+                bench.training(train_examples, train_words)
+            bench.extras(texts, skip)
         finally:
             if peer is not None:
                 peer.close()
@@ -510,118 +681,183 @@ def main(argv: list[str] | None = None) -> int:
     args.json_out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)
     print(f"wrote {args.json_out}")
-    return 0
+    return check(report, args.check)
 
 
-def run_all(
-    args: argparse.Namespace,
-    report: dict[str, Any],
-    nlp: Any,
-    optimizer: Any,
-    bare: Bare,
-    texts: list[str],
-    words: int,
-    file_batches: list[list[str]],
-    sorted_batches: list[list[str]],
-    train_examples: list[Any],
-    train_text_batches: list[list[str]],
-    train_words: int,
-    peer: Peer | None,
-    skip: set[str],
-    workdir: Path,
-) -> None:
-    def trf_pipe() -> None:
-        for _ in nlp.pipe(texts, batch_size=args.batch_size):
-            pass
+class Bench:
+    """The timed sections, sharing the pipeline, the bare model and the optional peer."""
 
-    if "inference" not in skip:
-        with section("inference, in turns"):
-            warm = texts[: args.batch_size * 2]
-            bare.infer(list(batches(warm, args.batch_size)))
-            list(nlp.pipe(warm, batch_size=args.batch_size))
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        report: dict[str, Any],
+        nlp: Any,
+        optimizer: Any,
+        bare: Bare,
+        peer: Peer | None,
+        workdir: Path,
+    ) -> None:
+        self.args, self.report, self.nlp, self.optimizer = args, report, nlp, optimizer
+        self.bare, self.peer, self.workdir = bare, peer, workdir
+
+    def inference(self, key: str, texts: list[str], words: int) -> None:
+        """nlp.pipe vs the bare model padded per sorted batch vs the zero-padding limit."""
+        args, bare, nlp = self.args, self.bare, self.nlp
+        size = args.batch_size
+        with section(f"{key}: {len(texts)} texts, in turns"):
+            rows = window_rows(nlp, bare.tokenizer, texts)
+            lengths = [len(r) for r in rows]
+            limit_groups = exact_length_groups(lengths, size, MAX_GROUP_PIECES)
+            sorted_groups = padded_batches(lengths, size, MAX_GROUP_PIECES)
+            limit_inputs = bare.tensors(rows, limit_groups)
+            sorted_inputs = bare.tensors(rows, sorted_groups)
+            with PieceCounter(nlp) as counter:
+                for _ in nlp.pipe(texts, batch_size=size):
+                    pass
+            self.report[f"{key}_pieces"] = {
+                "bare_zero_padding": pieces_of(rows, limit_groups),
+                "bare_sorted_padded": pieces_of(rows, sorted_groups),
+                "trf_core_pipe": counter.result(),
+            }
+
+            def trf_pipe() -> None:
+                for _ in nlp.pipe(texts, batch_size=size):
+                    pass
+
             contenders: dict[str, Callable[[], float | None]] = {
-                "bare_file_order": lambda: bare.infer(file_batches),
-                "bare_sorted": lambda: bare.infer(sorted_batches),
+                "bare_zero_padding": lambda: bare.infer(limit_inputs),
+                "bare_sorted_padded": lambda: bare.infer(sorted_inputs),
                 "trf_core_pipe": trf_pipe,
             }
-            if peer is not None:
+            if self.peer is not None and key == "inference":
+                peer = self.peer
 
                 def peer_pipe() -> float:
-                    assert peer is not None
                     reply = peer.call("pipe")
-                    report["memory_spacy_transformers"] = {
+                    self.report["memory_spacy_transformers"] = {
                         "trf_data_bytes_per_1k_docs": reply["trf_data_bytes_per_1k_docs"]
                     }
                     return float(reply["seconds"])
 
                 contenders["spacy_transformers_pipe"] = peer_pipe
-            results = summarize(in_turns(contenders, args.repeats), words)
-            report["inference"] = results
-            ours = results["trf_core_pipe"]["words_per_s"]
-            report["inference_ratios"] = {
-                "trf_core/bare_sorted": ours / results["bare_sorted"]["words_per_s"],
-                "trf_core/bare_file_order": ours / results["bare_file_order"]["words_per_s"],
-            }
-            if peer is not None:
-                report["inference_ratios"]["trf_core/spacy_transformers"] = (
-                    ours / results["spacy_transformers_pipe"]["words_per_s"]
-                )
+            timed = in_turns(contenders, args.repeats)
+            self.report[key] = summarize(timed, words, "bare_zero_padding")
 
-    if "training" not in skip:
-        with section("training, in turns"):
-            train_batches = list(batches(train_examples, args.batch_size))
+    def training(self, examples: list[list[Any]], words: int) -> None:
+        """nlp.update vs the bare model in exact-length groups across / within the batches."""
+        bare, nlp, optimizer = self.bare, self.nlp, self.optimizer
+        with section(f"training: {len(examples)} batches, in turns"):
+            texts = [[eg.reference.text for eg in batch] for batch in examples]
+            rows_per_batch = [bare.ids(batch) for batch in texts]
+            flat = [row for rows in rows_per_batch for row in rows]
+            across = exact_length_groups([len(r) for r in flat], len(flat), MAX_GROUP_PIECES)
+            across_inputs = bare.tensors(flat, across)
+            n = len(examples)
+            per_step = -(-len(across_inputs) // n)
+            across_steps = [
+                across_inputs[i : i + per_step] for i in range(0, len(across), per_step)
+            ]
+            within_groups = [
+                exact_length_groups([len(r) for r in rows], len(rows), MAX_GROUP_PIECES)
+                for rows in rows_per_batch
+            ]
+            within_steps = [
+                bare.tensors(rows, groups) for rows, groups in zip(rows_per_batch, within_groups)
+            ]
+            self.report["training_pieces"] = {
+                "bare_exact_across_batches": pieces_of(flat, across),
+                "bare_exact_within_batch": {
+                    "real": sum(
+                        pieces_of(r, g)["real"] for r, g in zip(rows_per_batch, within_groups)
+                    ),
+                    "padded": sum(
+                        pieces_of(r, g)["padded"] for r, g in zip(rows_per_batch, within_groups)
+                    ),
+                    "model_calls": sum(len(g) for g in within_groups),
+                },
+            }
+            self.report["training_pieces"]["bare_exact_across_batches"]["model_calls"] = len(across)
 
             def trf_update() -> None:
-                for batch in train_batches:
+                for batch in examples:
                     nlp.update(batch, sgd=optimizer)
 
-            trf_update_warm = train_batches[:1]
-            for batch in trf_update_warm:
-                nlp.update(batch, sgd=optimizer)
-            bare.train(train_text_batches[:1])
-            contenders = {
-                "bare_fwd_bwd_adamw": lambda: bare.train(train_text_batches),
+            with PieceCounter(nlp) as counter:
+                for batch in examples:
+                    nlp.update(batch, sgd=optimizer)
+            self.report["training_pieces"]["trf_core_update"] = counter.result()
+            contenders: dict[str, Callable[[], float | None]] = {
+                "bare_exact_across_batches": lambda: bare.train(across_steps),
+                "bare_exact_within_batch": lambda: bare.train(within_steps),
                 "trf_core_update": trf_update,
             }
-            if peer is not None:
+            if self.peer is not None:
+                peer = self.peer
                 contenders["spacy_transformers_update"] = lambda: float(
                     peer.call("train")["seconds"]
                 )
-            results = summarize(in_turns(contenders, args.repeats), train_words)
-            report["training"] = results
-            ours = results["trf_core_update"]["words_per_s"]
-            report["training_ratios"] = {
-                "trf_core/bare": ours / results["bare_fwd_bwd_adamw"]["words_per_s"]
-            }
-            if peer is not None:
-                report["training_ratios"]["trf_core/spacy_transformers"] = (
-                    ours / results["spacy_transformers_update"]["words_per_s"]
+            timed = in_turns(contenders, self.args.repeats)
+            self.report["training"] = summarize(timed, words, "bare_exact_across_batches")
+
+    def extras(self, texts: list[str], skip: set[str]) -> None:
+        args, report, nlp = self.args, self.report, self.nlp
+        if "alignment" not in skip:
+            with section("alignment"):
+                report["alignment"] = measure_alignment(
+                    nlp, self.bare.tokenizer, texts, args.batch_size, max(args.repeats, 3)
                 )
-
-    if "alignment" not in skip:
-        with section("alignment"):
-            report["alignment"] = measure_alignment(
-                nlp, bare.tokenizer, texts, args.batch_size, max(args.repeats, 3)
-            )
-
-    if "memory" not in skip:
-        with section("memory per retention setting"):
-            report["memory"] = measure_memory(nlp, texts, args.batch_size)
-
-    if "import" not in skip:
-        with section("import trf_core with 20 plugins (bench_import.py)"):
-            report["import"] = measure_import(args.import_repeats, workdir)
+        if "memory" not in skip:
+            with section("memory per retention setting"):
+                report["memory"] = measure_memory(nlp, texts, args.batch_size)
+        if "import" not in skip:
+            with section("import trf_core with 20 plugins (bench_import.py)"):
+                report["import"] = measure_import(args.import_repeats, self.workdir)
 
 
-def _print_speed(report: dict[str, Any], key: str, title: str, target: str, bound: float) -> None:
-    """One speed section: words/s per contender, the ratios, and whether the target holds."""
-    print(f"\n{title:34}{'words/s':>10}{'median s':>10}")
+TRF_CONTENDER = {
+    "inference": "trf_core_pipe",
+    "long_docs": "trf_core_pipe",
+    "training": "trf_core_update",
+}
+
+
+def check(report: dict[str, Any], minimum: float | None) -> int:
+    """The regression check: 1 when a trf-core ratio to its limit fell below ``minimum``."""
+    if minimum is None:
+        return 0
+    failed = []
+    for key, name in TRF_CONTENDER.items():
+        if key in report:
+            ratio = report[key][name]["x_limit"]
+            if ratio < minimum:
+                failed.append(f"{key}: {ratio:.3f}")
+    if failed:
+        print(f"CHECK FAILED: trf-core below {minimum}x its zero-padding limit: {failed}")
+        return 1
+    print(f"check passed: every trf-core ratio to its limit >= {minimum}")
+    return 0
+
+
+def _print_speed(report: dict[str, Any], key: str, title: str, bound: float) -> None:
+    """One speed section: words/s, ratio to the limit, pieces, load marks, the target."""
+    pieces = report.get(f"{key}_pieces", {})
+    print(
+        f"\n{title:34}{'words/s':>9}{'x limit':>9}{'median s':>10}{'real':>9}{'computed':>10}"
+        f"{'calls':>7}  load"
+    )
     for name, r in report[key].items():
-        print(f"  {name:32}{r['words_per_s']:10.0f}{r['median_s']:10.2f}")
-    for name, ratio in report[f"{key}_ratios"].items():
-        print(f"  ratio {name:26}{ratio:10.2f}")
-    ok = report[f"{key}_ratios"][target] >= bound
-    print(f"  target {target} >= {bound}: {'PASS' if ok else 'FAIL'}")
+        p = pieces.get(name, {})
+        mark = "" if r["reliable"] else "  UNRELIABLE"
+        print(
+            f"  {name:32}{r['words_per_s']:9.0f}{r['x_limit']:9.3f}{r['median_s']:10.2f}"
+            f"{p.get('real', ''):>9}{p.get('padded', ''):>10}{p.get('model_calls', ''):>7}"
+            f"  <= {r['max_loadavg']:.2f}{mark}"
+        )
+    ours = report[key][TRF_CONTENDER[key]]
+    ok = ours["x_limit"] >= bound
+    print(f"  target: {TRF_CONTENDER[key]} >= {bound}x the limit: {'PASS' if ok else 'FAIL'}")
+    if not ours["reliable"]:
+        print(f"  (runs above load {LOAD_LIMIT:.0f}: these figures are unreliable)")
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -629,16 +865,17 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"{report['texts']} texts, {report['words']} words, batch size {report['batch_size']}, "
         f"torch threads {report['torch_threads']}, {report['repeats']} repetitions in turns "
-        f"(medians); load average at start {report['loadavg_start'][0]:.1f}"
+        f"(medians); load average at start {report['loadavg_start'][0]:.2f}, "
+        f"at end {report['loadavg_end'][0]:.2f} (unreliable above {LOAD_LIMIT:.0f})"
     )
-    for key in ("pieces_file_order", "pieces_sorted"):
-        p = report[key]
-        print(f"  {key}: {p['real']} real wordpieces padded to {p['padded']}")
     if "inference" in report:
-        _print_speed(report, "inference", "inference", "trf_core/bare_sorted", TARGET_PIPE)
+        _print_speed(report, "inference", "inference (sentences)", TARGET_PIPE)
+    if "long_docs" in report:
+        title = f"long docs ({report['long_doc_count']} docs)"
+        _print_speed(report, "long_docs", title, TARGET_PIPE)
     if "training" in report:
-        title = f"training ({report['train_sentences']} sentences)"
-        _print_speed(report, "training", title, "trf_core/bare", TARGET_TRAIN)
+        title = f"training ({report['train_batches']} batches)"
+        _print_speed(report, "training", title, TARGET_TRAIN)
     if "alignment" in report:
         a = report["alignment"]
         print(f"\nalignment: {a['ms_per_10k_tokens']:.2f} ms per 10k tokens ({a['tokens']} tokens)")

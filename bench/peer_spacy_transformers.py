@@ -10,7 +10,8 @@ sits idle:
 
 - ``{"cmd": "pipe"}``: ``nlp.pipe(texts, batch_size)`` over the texts; replies the seconds and
   the bytes of every array in ``doc._.trf_data`` per 1,000 docs.
-- ``{"cmd": "train"}``: one ``nlp.update`` per training batch; replies ``{"seconds": s}``.
+- ``{"cmd": "train"}``: one ``nlp.update`` per training batch (``train_batch_sizes`` sentences
+  each when the spec gives them, else ``batch_size``); replies ``{"seconds": s}``.
 - ``{"cmd": "quit"}``.
 
 Everything else (the pipeline config, texts, training docs, threads) comes in one JSON file named on
@@ -71,9 +72,14 @@ def main() -> int:
                 "trf_data_bytes_per_1k_docs": total * 1000 / max(n_docs, 1),
             }
         elif cmd == "train":
+            sizes = spec.get("train_batch_sizes") or [batch_size] * len(train_examples)
             start = time.perf_counter()
-            for i in range(0, len(train_examples), batch_size):
-                nlp.update(train_examples[i : i + batch_size], sgd=optimizer)
+            i = 0
+            for size in sizes:
+                if i >= len(train_examples):
+                    break
+                nlp.update(train_examples[i : i + size], sgd=optimizer)
+                i += size
             reply = {"seconds": time.perf_counter() - start}
         else:
             reply = {"error": f"unknown command {cmd!r}"}

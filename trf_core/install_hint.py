@@ -19,6 +19,7 @@ CLONE_FOLDERS: dict[str, str] = {
     "trf-onnx": "plugins/onnx",
     "trf-span-getters": "contrib_span_getters",
     "trf-setters": "contrib_setters",
+    "trf-train": "plugins/train",
 }
 """First-party distribution -> its folder in a clone of the repository."""
 

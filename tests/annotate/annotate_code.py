@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import time
 
 from spacy.language import Language
@@ -19,7 +20,9 @@ import trf_core.testing.pipelines  # noqa: F401  (registers the toy span getter 
 
 @Language.component("annotate_test_slow")
 def slow(doc: Doc) -> Doc:
-    time.sleep(float(os.environ.get("ANNOTATE_TEST_SLEEP", "0")))
+    """Sleeps ANNOTATE_TEST_SLEEP seconds a doc, or 0.3 s on a text holding SLOW (the marker
+    reaches Ray actors, whose environment is the cluster's)."""
+    time.sleep(0.3 if "SLOW" in doc.text else float(os.environ.get("ANNOTATE_TEST_SLEEP", "0")))
     return doc
 
 
@@ -38,4 +41,16 @@ def threads(doc: Doc) -> Doc:
         import torch
 
         doc.user_data["threads"] = torch.get_num_threads()
+    return doc
+
+
+@Language.component("annotate_test_kill")
+def kill(doc: Doc) -> Doc:
+    """Ends this process on a text holding ``KILL:how``: exit3 (os._exit(3)), or a signal name."""
+    for how in ("exit3", "SIGSEGV", "SIGKILL"):
+        if f"KILL:{how}" in doc.text:
+            if how == "exit3":
+                os._exit(3)
+            os.kill(os.getpid(), getattr(signal, how))
+            time.sleep(10)  # a signal is delivered asynchronously; never return meanwhile
     return doc

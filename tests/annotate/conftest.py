@@ -23,7 +23,12 @@ def toy_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from trf_core.testing.pipelines import build_nlp
 
     nlp = build_nlp()
-    for name in ("annotate_test_boom", "annotate_test_slow", "annotate_test_threads"):
+    for name in (
+        "annotate_test_boom",
+        "annotate_test_slow",
+        "annotate_test_threads",
+        "annotate_test_kill",
+    ):
         nlp.add_pipe(name)
     path = tmp_path_factory.mktemp("pipeline") / "toy"
     nlp.to_disk(path)

@@ -7,15 +7,18 @@ these.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from annotate_helpers import CODE, good_corpus, output_files, settings, write_jsonl
+from annotate_helpers import CODE, done_shards, good_corpus, output_files, settings, write_jsonl
 
 from trf_core.annotate.run import annotate
 
@@ -72,3 +75,66 @@ def test_the_command_runs_on_an_existing_cluster(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 bad records" in done.stdout
     assert output_files(tmp_path / "ray") == output_files(tmp_path / "local")
+
+
+def test_actors_that_die_are_replaced_and_the_killing_records_isolated(
+    cluster: str, toy_pipeline: Path, tmp_path: Path
+) -> None:
+    """Records that kill their actor (SIGSEGV, os._exit); then ray.kill of an actor midway."""
+    from test_worker_faults import REASONS, corpus, errors, shard_files
+
+    poison = {1: ("segv", "KILL:SIGSEGV"), 8: ("exit", "KILL:exit3")}
+    poisoned = corpus(tmp_path / "in.jsonl", 12, poison)
+    clean = corpus(tmp_path / "clean.jsonl", 12, poison, clean=True)
+    annotate(settings(toy_pipeline, clean, tmp_path / "clean", shard_size=4))
+    summary = annotate(settings(toy_pipeline, poisoned, tmp_path / "ray", shard_size=4,
+                                engine="ray", n_process=2, ray_num_cpus=1.0))  # fmt: skip
+    assert (summary.docs, summary.errors) == (10, 2)
+    assert shard_files(tmp_path / "ray") == shard_files(tmp_path / "clean")
+    # The errors files too are the local engine's: the actor saw how its pipeline process died.
+    expected = [(2, "segv", REASONS["KILL:SIGSEGV"]), (9, "exit", REASONS["KILL:exit3"])]
+    assert errors(tmp_path / "ray") == expected
+
+    # ray.kill of a busy actor while the run goes: replaced, its shard redone, nothing lost.
+    rows = [json.dumps({"text": f"SLOW ham {i}", "id": i}) for i in range(12)]
+    slow = write_jsonl(tmp_path / "slow.jsonl", rows)
+    annotate(settings(toy_pipeline, slow, tmp_path / "slow-local", shard_size=2))
+    killed: list[str] = []
+
+    def kill_one_actor() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            names = [n["name"] if isinstance(n, dict) else n
+                     for n in ray.util.list_named_actors(all_namespaces=False)]  # fmt: skip
+            ours = sorted(n for n in names if n.startswith("trf-core-annotate-"))
+            if len(ours) >= 2 and done_shards(tmp_path / "slow-ray") >= 1:
+                try:
+                    ray.kill(ray.get_actor(ours[0]))
+                except ValueError:  # gone meanwhile (retired at the end): try another
+                    continue
+                killed.append(ours[0])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_actor)
+    killer.start()
+    annotate(settings(toy_pipeline, slow, tmp_path / "slow-ray", shard_size=2, engine="ray",
+                      n_process=2, ray_num_cpus=1.0))  # fmt: skip
+    killer.join()
+    assert killed, "no actor was killed: the run ended first"
+    assert output_files(tmp_path / "slow-ray") == output_files(tmp_path / "slow-local")
+
+
+def test_an_actor_error_reaches_the_driver_with_its_traceback(
+    cluster: str, toy_pipeline: Path, tmp_path: Path
+) -> None:
+    from trf_core.annotate.manifest import AnnotateError
+
+    broken = tmp_path / "broken.py"
+    broken.write_text(CODE.read_text() + "\nraise RuntimeError('this code file is broken')\n")
+    corpus = good_corpus(tmp_path / "in.jsonl", n=4)
+    with pytest.raises(AnnotateError) as info:
+        annotate(settings(toy_pipeline, corpus, tmp_path / "ray", engine="ray", n_process=1,
+                          ray_num_cpus=1.0, code=(str(broken),)))  # fmt: skip
+    message = str(info.value)
+    assert "failed loading the pipeline" in message
+    assert "RuntimeError: this code file is broken" in message and "broken.py" in message

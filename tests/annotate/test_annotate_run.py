@@ -154,7 +154,6 @@ def test_a_damaged_or_missing_shard_is_written_again(toy_pipeline: Path, tmp_pat
     [
         ({"shard_size": 4}, "options.shard_size was 3, now 4"),
         ({"output_format": "docbin"}, "options.output_format was 'jsonl', now 'docbin'"),
-        ({"batch_size": 5}, "options.batch_size was 64, now 5"),
         ({"text_field": "body"}, "options.text_field"),
         ({"input": "edited"}, "input.sha256 was"),
     ],
@@ -180,6 +179,90 @@ def test_resuming_with_another_worker_count_is_allowed(toy_pipeline: Path, tmp_p
     annotate(settings(toy_pipeline, corpus, tmp_path / "out"))
     again = annotate(settings(toy_pipeline, corpus, tmp_path / "out", n_process=3, engine="local"))
     assert again.shards_skipped == 2
+
+
+def test_the_batch_size_changes_no_byte_so_a_resume_may_change_it(tmp_path: Path) -> None:
+    """Docbin with ``doc._.trf_data`` and JSONL with vectors: every float the pipeline makes."""
+    pytest.importorskip("trf_setters")
+    from trf_core.testing.pipelines import build_nlp
+
+    nlp = build_nlp(annotation_setter={"@annotation_setters": "trf.token_vectors.v1"})
+    nlp.to_disk(tmp_path / "pipeline")
+    lengths = [3, 17, 0, 1, 9, 30, 2, 12]  # docs of very different lengths: padding differs
+    words = "we eat green ham and like eggs now".split()
+    texts = [" ".join(words[j % len(words)] for j in range(n)) for n in lengths]
+    corpus = write_jsonl(tmp_path / "in.jsonl", [json.dumps({"text": t}) for t in texts])
+    outputs: dict[str, list[dict[str, bytes]]] = {"docbin": [], "jsonl": []}
+    runs = [("docbin", size, {"trf_data": True}) for size in (1, 3, 64)]
+    runs += [("jsonl", size, {"vectors": True}) for size in (1, 64)]
+    for fmt, size, extra in runs:
+        out = tmp_path / f"{fmt}-{size}"
+        annotate(settings(tmp_path / "pipeline", corpus, out, batch_size=size, output_format=fmt,
+                          shard_size=8, **extra))  # fmt: skip
+        outputs[fmt].append(output_files(out))
+    for files in outputs.values():
+        assert all(other == files[0] for other in files[1:])
+    # Resuming with another batch size continues the run rather than refusing it.
+    (tmp_path / "jsonl-1" / "shard-000000.jsonl").unlink()
+    again = annotate(settings(tmp_path / "pipeline", corpus, tmp_path / "jsonl-1", batch_size=5,
+                              shard_size=8, vectors=True))  # fmt: skip
+    assert again.shards_run == 1
+    assert output_files(tmp_path / "jsonl-1") == output_files(tmp_path / "jsonl-64")
+
+
+def test_the_summary_of_a_resumed_run_counts_only_this_runs_words(
+    toy_pipeline: Path, tmp_path: Path
+) -> None:
+    corpus = good_corpus(tmp_path / "in.jsonl", n=9)
+    first = annotate(settings(toy_pipeline, corpus, tmp_path / "out"))
+    assert first.run_words == first.words > 0
+    again = annotate(settings(toy_pipeline, corpus, tmp_path / "out"))
+    assert (again.run_words, again.words) == (0, first.words)
+    assert "this run: 0 shards in" in again.text("out") and "(0 words/s)" in again.text("out")
+    (tmp_path / "out" / "shard-000001.jsonl").unlink()
+    third = annotate(settings(toy_pipeline, corpus, tmp_path / "out"))
+    rows = read_jsonl(tmp_path / "out" / "shard-000001.jsonl")
+    shard_words = sum(len(row["tokens"]) for row in rows if isinstance(row["tokens"], list))
+    assert third.run_words == shard_words < third.words
+
+
+def test_a_text_over_the_pipelines_max_length_is_an_error_record(tmp_path: Path) -> None:
+    """spaCy's default max_length (1,000,000 characters: it is not saved with a pipeline)."""
+    spacy.blank("en").to_disk(tmp_path / "pipeline")
+    lines = [json.dumps({"text": "short one", "id": "a"}),
+             json.dumps({"text": "word " * 200_000 + "w", "id": "long"}),
+             json.dumps({"text": "x" * 1_000_000, "id": "at the limit"})]  # fmt: skip
+    corpus = write_jsonl(tmp_path / "in.jsonl", lines)
+    summary = annotate(settings(tmp_path / "pipeline", corpus, tmp_path / "out", code=()))
+    assert (summary.docs, summary.errors) == (2, 1)
+    (bad,) = error_rows(tmp_path / "out")
+    assert (bad["line"], bad["id"]) == (2, "long")
+    assert "1,000,001 characters, more than the pipeline's max_length (1,000,000)" in str(
+        bad["reason"]
+    )
+
+
+def test_finished_shards_are_appended_to_a_journal_folded_in_at_the_end(
+    toy_pipeline: Path, tmp_path: Path
+) -> None:
+    """While a run goes, each finished shard is one more journal line (the manifest is not
+    rewritten); a torn last line, as a crash mid-append leaves, costs only that shard."""
+    from trf_core.annotate.manifest import JOURNAL
+
+    corpus = good_corpus(tmp_path / "in.jsonl", n=9)
+    annotate(settings(toy_pipeline, corpus, tmp_path / "ref"))
+    out = tmp_path / "out"
+    annotate(settings(toy_pipeline, corpus, out))
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert not (out / JOURNAL).exists() and len(manifest["shards"]) == 3
+    # As a run killed after two shards, the second one's line cut short, leaves the folder:
+    lines = [json.dumps(shard) for shard in manifest["shards"][:2]]
+    (out / JOURNAL).write_text(lines[0] + "\n" + lines[1][:25])
+    manifest.update(complete=False, shards=[])
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    again = annotate(settings(toy_pipeline, corpus, out))
+    assert (again.shards_skipped, again.shards_run) == (1, 2)
+    assert output_files(out) == output_files(tmp_path / "ref")
 
 
 def test_a_folder_that_is_not_an_output_is_refused(toy_pipeline: Path, tmp_path: Path) -> None:

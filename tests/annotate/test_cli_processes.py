@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from annotate_helpers import CODE, good_corpus, output_files, settings, write_jsonl
+from annotate_helpers import (
+    CODE,
+    alive,
+    children,
+    done_shards,
+    good_corpus,
+    output_files,
+    settings,
+    write_jsonl,
+)
 
 from trf_core.annotate.manifest import MANIFEST
 from trf_core.annotate.run import annotate
@@ -29,13 +38,6 @@ def command(pipeline: Path, corpus: Path, out: Path, *options: str) -> list[str]
 
 def environment(sleep: float = 0.0) -> dict[str, str]:
     return {**os.environ, "ANNOTATE_TEST_SLEEP": str(sleep), "PYTHONHASHSEED": "random"}
-
-
-def done_shards(out: Path) -> int:
-    try:
-        return len(json.loads((out / MANIFEST).read_text())["shards"])
-    except (OSError, ValueError):
-        return 0
 
 
 def test_sigkill_midway_then_rerun_gives_the_uninterrupted_output(
@@ -57,9 +59,16 @@ def test_sigkill_midway_then_rerun_gives_the_uninterrupted_output(
     deadline = time.monotonic() + 60
     while done_shards(out) < 3 and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.02)
+    workers = children(victim.pid)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = done_shards(out)
+    # Its worker sees the command gone and ends itself (SIGKILL leaves no time to stop it).
+    assert any("spawn_main" in cmdline for cmdline in workers.values())
+    deadline = time.monotonic() + 10
+    while alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(workers) == {}
     assert 3 <= killed_at < 13, "the run was not killed midway: make the test components slower"
     assert not json.loads((out / MANIFEST).read_text())["complete"]
 
@@ -69,14 +78,16 @@ def test_sigkill_midway_then_rerun_gives_the_uninterrupted_output(
     assert output_files(out) == output_files(reference)  # byte for byte, manifest included
 
 
-def test_spawned_workers_write_what_one_process_writes(toy_pipeline: Path, tmp_path: Path) -> None:
+def test_spawned_workers_write_what_the_command_writes_in_process(
+    toy_pipeline: Path, tmp_path: Path
+) -> None:
     """Byte-equal shards; and ``--threads-per-worker`` reached torch in each worker first."""
     import spacy
     from spacy.tokens import DocBin
 
     corpus = good_corpus(tmp_path / "in.jsonl", n=9)
     one, two = tmp_path / "one", tmp_path / "two"
-    for out, workers in ((one, "1"), (two, "2")):
+    for out, workers in ((one, "0"), (two, "2")):
         subprocess.run(
             command(toy_pipeline, corpus, out, "--n-process", workers, "--output-format", "docbin",
                     "--threads-per-worker", "1"),

@@ -43,18 +43,17 @@ ALLOWED: dict[str, set[str]] = {
         "cli",
     },
 }
-PLUGIN_LAYERS = {"(top)", "contract", "component", "plugins", "testing", "version"}
+PLUGIN_LAYERS = {"(top)", "contract", "component", "plugins", "testing", "version", "install_hint"}
 PLUGIN_SOURCES = [
     *sorted(ROOT.glob("plugins/*/trf_*")),
     *sorted(ROOT.glob("contrib_*/trf_*")),
 ]
 # What a trf_core layer never imports: the plugin distributions, the model libraries.
 FORBIDDEN_IN_CORE = re.compile(
-    r"^(trf_hf|trf_onnx|trf_poolers|trf_setters|trf_span_getters|torch|transformers)\b"
+    r"^(trf_hf|trf_onnx|trf_poolers|trf_setters|trf_span_getters|trf_train|torch|transformers)\b"
 )
 # The places the core reaches a plugin or torch on purpose, at call time, behind a check.
 CORE_EXCEPTIONS = {
-    ("cli.export_onnx", "trf_onnx.export"),  # `trf-core export-onnx`, after checking it is there
     ("annotate.worker", "torch"),  # limits torch's threads in a worker, where torch is installed
     ("testing.pytest_plugin", "torch"),  # the gpu marker asks torch for a device, if installed
 }

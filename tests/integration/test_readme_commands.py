@@ -154,3 +154,4 @@ def test_every_readme_command_runs_after_the_quickstart(clone: Path) -> None:
     assert list((clone / "out").glob("shard-*.jsonl"))
     if EWT.is_dir():  # the training block ran
         assert list((clone / "packages").glob("*my_trf_pipeline*"))
+        assert (clone / "my_training_2w" / "model-last" / "config.cfg").is_file()

@@ -194,7 +194,69 @@ REDUCE_MEAN = FakeDistribution(
     {"trf_core": {"kt_reduce_mean": "kt_reduce_mean.plugin"}},
 )
 
+CLI_COMMANDS = FakeDistribution(
+    "kt-cli",
+    "0.2.0",
+    """
+    from trf_core import hookimpl
+
+    HELP = "say hello (a plugin's command)"
+    EXTRA_ARGS = True
+
+    def configure(parser):
+        parser.add_argument("name")
+
+    def run(args):
+        print(f"hello {args.name} {args.extra_args}")
+        return 3
+
+    @hookimpl
+    def trf_cli_commands():
+        # the core's `plugins` stays the core's; kt-missing's module does not exist
+        return {"kt-hello": "kt_cli.plugin", "kt-missing": "kt_cli.nowhere",
+                "plugins": "kt_cli.plugin"}
+    """,
+    {"trf_core": {"kt_cli": "kt_cli.plugin"}},
+)
+
+CLI_CLASH = FakeDistribution(
+    "kt-cli-clash",
+    "0.3.0",
+    """
+    from trf_core import hookimpl
+
+    HELP = "another hello"
+
+    def configure(parser):
+        pass
+
+    def run(args):
+        return 0
+
+    @hookimpl
+    def trf_cli_commands():
+        return {"kt-hello": "kt_cli_clash.plugin", "kt-other": "kt_cli_clash.plugin"}
+    """,
+    {"trf_core": {"kt_cli_clash": "kt_cli_clash.plugin"}},
+)
+
+CLI_BAD_NAME = FakeDistribution(
+    "kt-cli-bad",
+    "0.0.1",
+    """
+    from trf_core import hookimpl
+
+    @hookimpl
+    def trf_cli_commands():
+        return {"Say Hello": "kt_cli_bad.plugin"}
+    """,
+    {"trf_core": {"kt_cli_bad": "kt_cli_bad.plugin"}},
+)
+
 ALL = [
+    CLI_COMMANDS,
+    CLI_CLASH,
+    CLI_BAD_NAME,
     GOOD,
     BROKEN_IMPORT,
     RAISING_HOOK,

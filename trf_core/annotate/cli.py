@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from .isolation import DEFAULT_MAX_WORKER_DEATHS
 from .manifest import AnnotateError
 from .settings import INPUT_FORMATS, OUTPUT_FORMATS, AnnotateSettings
 
@@ -40,9 +41,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="a Python file to import in every worker first (custom components); repeatable",
     )
+    _where_options(parser)
+
+
+def _where_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how the shards run: none of these changes the output."""
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument(
-        "--n-process", type=int, default=1, help="local worker processes, or Ray actors"
+        "--n-process",
+        type=int,
+        default=1,
+        help="local worker processes (0: annotate in this process, which a record that crashes "
+        "the pipeline then ends), or Ray actors",
     )
     parser.add_argument(
         "--threads-per-worker",
@@ -59,6 +69,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ray-num-gpus", type=float, default=1.0, help="GPUs per actor with --gpu (default 1)"
+    )
+    parser.add_argument(
+        "--max-worker-deaths",
+        type=int,
+        default=DEFAULT_MAX_WORKER_DEATHS,
+        help="per shard: how many times its records may kill a worker (each is retried, then "
+        "bisected to the record that kills, set aside as an error) before the run stops "
+        f"(default {DEFAULT_MAX_WORKER_DEATHS})",
     )
     parser.add_argument(
         "--progress",
@@ -84,15 +102,19 @@ def settings_from(args: argparse.Namespace) -> AnnotateSettings:
 
 def run(args: argparse.Namespace) -> int:
     from .run import annotate
+    from .stopping import Terminated, stop_on_signals
 
     settings = settings_from(args)
     try:
-        summary = annotate(settings)
+        with stop_on_signals():
+            summary = annotate(settings)
     except AnnotateError as err:
         print(f"trf-core annotate: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return 130  # annotate() said so in one line
+    except Terminated:
+        return 143
     print(summary.text(settings.output))
     return 0
 

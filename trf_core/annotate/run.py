@@ -15,6 +15,8 @@ from .progress import Progress
 from .records import InputScan, ShardTask, file_sha256, scan_input
 from .settings import INPUT_FORMATS, OUTPUT_FORMATS, AnnotateSettings
 from .shard import ShardResult
+from .stopping import Terminated
+from .writers import WriteFailed
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,10 @@ class Summary:
     shards_skipped: int
     seconds: float
     errors_files: tuple[str, ...]
+    run_words: int = 0  # the words of this run's shards (the others are in ``words``)
 
     def text(self, output: str) -> str:
-        rate = self.words / self.seconds if self.seconds > 0 else 0.0
+        rate = self.run_words / self.seconds if self.seconds > 0 else 0.0
         lines = [
             f"annotated {self.records:,} records into {output}: {self.docs:,} docs, "
             f"{self.words:,} words, {self.errors:,} bad records",
@@ -58,9 +61,10 @@ def check_settings(settings: AnnotateSettings) -> None:
         raise AnnotateError(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}")
     if settings.engine not in ("local", "ray"):
         raise AnnotateError("--engine must be 'local' or 'ray'")
-    for name in ("shard_size", "batch_size", "n_process"):
-        if getattr(settings, name) < 1:
-            raise AnnotateError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("shard_size", "batch_size", "n_process", "max_worker_deaths"):
+        least = 0 if name == "n_process" and settings.engine == "local" else 1
+        if getattr(settings, name) < least:
+            raise AnnotateError(f"--{name.replace('_', '-')} must be at least {least}")
     if not Path(settings.input).is_file():
         raise AnnotateError(f"input {settings.input} is not a file")
     for path in settings.code:
@@ -109,14 +113,16 @@ def fingerprint(settings: AnnotateSettings, scan: InputScan) -> dict[str, Any]:
     return normalized
 
 
-def engine_results(settings: AnnotateSettings, tasks: Sequence[ShardTask]) -> Iterator[ShardResult]:
+def engine_results(
+    settings: AnnotateSettings, tasks: Sequence[ShardTask], log: TextIO
+) -> Iterator[ShardResult]:
     if settings.engine == "ray":
         from .ray_engine import run_ray
 
-        return run_ray(settings, tasks)
+        return run_ray(settings, tasks, log)
     from .local import run_local
 
-    return run_local(settings, tasks)
+    return run_local(settings, tasks, log)
 
 
 def annotate(settings: AnnotateSettings, log: TextIO | None = None) -> Summary:
@@ -136,25 +142,43 @@ def annotate(settings: AnnotateSettings, log: TextIO | None = None) -> Summary:
     already = sum(int(shard["records"]) for shard in manifest.shards.values())
     progress = Progress(scan.n_records, already, settings.progress, log)
     manifest.complete = False
-    manifest.save(output)
     try:
-        for result in engine_results(settings, pending):
-            manifest.shards[result.index] = result.as_json()
-            manifest.save(output)
-            progress.update(result.records, result.docs, result.words)
-    except KeyboardInterrupt:
+        manifest.save(output)
+        _record_all(manifest, output, engine_results(settings, pending, log), progress)
         progress.close()
+        manifest.complete = True
+        manifest.save(output)
+    except WriteFailed as err:
+        progress.close()
+        raise AnnotateError(err.advice()) from None
+    except (KeyboardInterrupt, Terminated) as err:
+        progress.close()
+        how = "SIGTERM" if isinstance(err, Terminated) else "SIGINT (Ctrl-C)"
         log.write(
-            "interrupted: the shards finished so far are kept; rerun the same command to continue\n"
+            f"stopped by {how}: the shards finished so far are kept and the workers are "
+            "stopped; rerun the same command to continue\n"
         )
         raise
-    progress.close()
-    manifest.complete = True
-    manifest.save(output)
-    return _summary(manifest, len(pending), skipped, progress.elapsed)
+    finally:
+        manifest.close()
+    return _summary(manifest, len(pending), skipped, progress)
 
 
-def _summary(manifest: Manifest, run: int, skipped: int, seconds: float) -> Summary:
+def _record_all(
+    manifest: Manifest, output: Path, results: Iterator[ShardResult], progress: Progress
+) -> None:
+    """Record each shard as it comes; the engine's workers stop when this ends, however."""
+    try:
+        for result in results:
+            manifest.record(output, result.as_json())
+            progress.update(result.records, result.docs, result.words)
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
+def _summary(manifest: Manifest, run: int, skipped: int, progress: Progress) -> Summary:
     totals = manifest.totals()
     files = tuple(
         str(shard["errors_file"])
@@ -168,8 +192,9 @@ def _summary(manifest: Manifest, run: int, skipped: int, seconds: float) -> Summ
         totals["errors"],
         run,
         skipped,
-        seconds,
+        progress.elapsed,
         files,
+        progress.words,
     )
 
 

@@ -3,7 +3,8 @@
 The settings travel to every worker (spawned process or Ray actor), so they hold only strings,
 numbers and booleans. :meth:`AnnotateSettings.output_options` names the options that change
 what is written: those go into the manifest's fingerprint; the others (engine, worker count,
-GPU) only change where and how fast shards run, so a resumed run may change them.
+GPU, the batch size: tests/annotate/test_annotate_run.py shows the files do not change with it)
+only change where and how fast shards run, so a resumed run may change them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class AnnotateSettings:
     ray_num_cpus: float = 0.0  # 0: threads_per_worker
     ray_num_gpus: float = 1.0  # per actor, when gpu >= 0
     progress: str = "auto"  # auto | bar | log | none
+    max_worker_deaths: int = 50  # per shard, retries and bisection probes included
 
     def output_options(self) -> dict[str, Any]:
         """The options that change the output files (the fingerprint's part besides the data)."""
@@ -46,7 +48,6 @@ class AnnotateSettings:
             "output_format",
             "text_field",
             "shard_size",
-            "batch_size",
             "trf_data",
             "vectors",
         )

@@ -152,17 +152,40 @@ def _parquet_bytes(rows: list[dict[str, Any]], columns: Sequence[str]) -> bytes:
     return sink.getvalue()
 
 
+class WriteFailed(Exception):
+    """A file of the output could not be written (disk full, a file size limit, permissions)."""
+
+    def advice(self) -> str:
+        """The message with what to do: the finished shards stay, the run resumes."""
+        return (
+            f"{self}. The shards finished before it are kept and the manifest is valid: free "
+            "space or lift the limit, then rerun the same command to continue"
+        )
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, flush to disk, then rename over ``path``.
 
-    A reader (or a resumed run) sees either no file or the whole file, never a partial one.
+    A reader (or a resumed run) sees either no file or the whole file, never a partial one. A
+    failed write leaves no temporary file behind and raises :class:`WriteFailed` naming ``path``.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise WriteFailed(f"could not write {path}: {err.strerror or err}") from err
 
 
-__all__ = ["annotation_columns", "doc_to_row", "json_line", "shard_bytes", "write_atomic"]
+__all__ = [
+    "WriteFailed",
+    "annotation_columns",
+    "doc_to_row",
+    "json_line",
+    "shard_bytes",
+    "write_atomic",
+]

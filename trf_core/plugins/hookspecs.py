@@ -100,6 +100,28 @@ def trf_model_backends() -> dict[str, ConfigureFunction]:
     raise NotImplementedError
 
 
+@hookspec
+def trf_cli_commands() -> dict[str, str]:
+    """Subcommands of ``trf-core`` (and ``python -m trf_core``) that this plugin adds.
+
+    Returns command name -> the import path of the module implementing it. The module is
+    imported only when ``trf-core`` builds its parser (keep its top level cheap too) and defines
+    ``HELP`` (one line), ``configure(parser)`` (adds arguments to an ``argparse`` parser) and
+    ``run(args) -> int`` (the exit code). A module that sets ``EXTRA_ARGS = True`` also receives
+    the arguments its parser does not know, as ``args.extra_args`` (a list of strings), e.g. to
+    read spaCy-style config overrides (``--paths.train X``). Names are lowercase words joined by
+    hyphens; a name the core already has, or that another plugin also adds, is not added (the
+    listing and running it say which distributions claim it).
+
+    Example::
+
+        @hookimpl
+        def trf_cli_commands():
+            return {"acme-report": "acme_spans.cli_report"}
+    """
+    raise NotImplementedError
+
+
 REGISTRATION_HOOKS: dict[str, str] = {
     "trf_span_getters": "span_getters",
     "trf_annotation_setters": "annotation_setters",

@@ -13,6 +13,7 @@ This module imports torch at module level; only the backend's build functions im
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -20,6 +21,8 @@ from thinc.shims import PyTorchShim
 from thinc.types import ArgsKwargs
 
 from trf_core.component.windowing import length_groups
+
+from .packing import ROW_PIECES, packing_mode, run_packed
 
 __all__ = ["HFShim", "SpanRunner"]
 
@@ -91,6 +94,17 @@ def _run_grouped(
     kwargs: dict[str, Any] = {"output_hidden_states": output_hidden_states, "return_dict": True}
     if output_attentions:
         kwargs["output_attentions"] = True
+    packed = _packed_part(transformer, input_ids, token_type_ids, lengths, kwargs)
+    if packed is not None:
+        part, short = packed
+        rest = [i for i in range(len(lengths)) if lengths[i] > ROW_PIECES]
+        groups = [short, *([rest[j] for j in g] for g in length_groups([lengths[i] for i in rest]))]
+        parts: list[Any] = [part]
+        parts.extend(
+            _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, g, kwargs)
+            for g in groups[1:]
+        )
+        return _merged(parts, groups, window_width, input_ids.device, kwargs)
     if len(groups) == 1 and max(lengths, default=0) == window_width:
         # One group, nothing to cut: call the model once on the batch as it is.
         if token_type_ids is not None:
@@ -102,26 +116,83 @@ def _run_grouped(
             "hidden_states": out.hidden_states if output_hidden_states else None,
             "attentions": out.attentions if output_attentions else None,
         }
-    parts: list[Any] = []
-    for group in groups:
-        index = torch.as_tensor(group, dtype=torch.long, device=input_ids.device)
-        width = max(lengths[i] for i in group)
-        call = dict(kwargs)
-        if token_type_ids is not None:
-            call["token_type_ids"] = token_type_ids.index_select(0, index)[:, :width]
-        parts.append(
-            transformer(
-                input_ids=input_ids.index_select(0, index)[:, :width],
-                attention_mask=attention_mask.index_select(0, index)[:, :width],
-                **call,
-            )
-        )
-    merged = _merge_groups(parts, groups, window_width, input_ids.device)
-    if not output_hidden_states:
+    parts = [
+        _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, group, kwargs)
+        for group in groups
+    ]
+    return _merged(parts, groups, window_width, input_ids.device, kwargs)
+
+
+def _call_group(
+    transformer: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    token_type_ids: torch.Tensor | None,
+    lengths: list[int],
+    group: list[int],
+    kwargs: dict[str, Any],
+) -> Any:
+    """The model on the windows ``group``, cut to the group's longest window."""
+    index = torch.as_tensor(group, dtype=torch.long, device=input_ids.device)
+    width = max(lengths[i] for i in group)
+    call = dict(kwargs)
+    if token_type_ids is not None:
+        call["token_type_ids"] = token_type_ids.index_select(0, index)[:, :width]
+    return transformer(
+        input_ids=input_ids.index_select(0, index)[:, :width],
+        attention_mask=attention_mask.index_select(0, index)[:, :width],
+        **call,
+    )
+
+
+def _merged(
+    parts: list[Any],
+    groups: list[list[int]],
+    window_width: int,
+    device: Any,
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    merged = _merge_groups(parts, groups, window_width, device)
+    if not kwargs.get("output_hidden_states"):
         merged["hidden_states"] = None
-    if not output_attentions:
+    if not kwargs.get("output_attentions"):
         merged["attentions"] = None
     return merged
+
+
+def _packed_part(
+    transformer: Any,
+    input_ids: torch.Tensor,
+    token_type_ids: torch.Tensor | None,
+    lengths: list[int],
+    kwargs: dict[str, Any],
+) -> tuple[Any, list[int]] | None:
+    """The short windows run packed (:mod:`trf_hf.packing`), and which windows they are.
+
+    None when packing does not apply: training (autograd graph), attentions asked for (a packed
+    row's attention matrix is not a window's), fewer than two short windows, or a model the
+    probe found unable to take packed inputs.
+    """
+    if torch.is_grad_enabled() or kwargs.get("output_attentions"):
+        return None
+    short = [i for i, n in enumerate(lengths) if 0 < n <= ROW_PIECES]
+    if len(short) < 2:
+        return None
+    mode = packing_mode(transformer)
+    if not mode:
+        return None
+    index = torch.as_tensor(short, dtype=torch.long, device=input_ids.device)
+    width = max(lengths[i] for i in short)
+    types = None if token_type_ids is None else token_type_ids.index_select(0, index)[:, :width]
+    out = run_packed(
+        transformer,
+        input_ids.index_select(0, index)[:, :width],
+        types,
+        [lengths[i] for i in short],
+        bool(kwargs.get("output_hidden_states")),
+        mode,
+    )
+    return SimpleNamespace(**out), short
 
 
 def _merge_groups(
@@ -172,6 +243,8 @@ def _reassemble(
 
 def _mean_per_span(pooled: torch.Tensor, window_span: torch.Tensor, n_spans: int) -> torch.Tensor:
     """A span's pooled output: the mean over its windows (the window itself when it fits)."""
+    if int(window_span.shape[0]) == n_spans:  # one window a span, in span order: nothing to mix
+        return pooled
     total = pooled.new_zeros((n_spans, pooled.shape[-1])).index_add(0, window_span, pooled)
     counts = torch.bincount(window_span, minlength=n_spans).to(pooled.dtype).clamp(min=1)
     return total / counts[:, None]

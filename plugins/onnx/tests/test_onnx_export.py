@@ -155,6 +155,66 @@ def test_config_and_meta_name_the_onnx_backend(bert_onnx: Path) -> None:
     ]
 
 
+def test_fused_export_is_fused_and_gives_trf_hf_outputs(bert_pipeline: Path) -> None:
+    # --fuse: ONNX Runtime's fused kernels, kept because their outputs equal the traced graph's.
+    import onnx
+
+    output = bert_pipeline.parent / "fused"
+    _export(bert_pipeline, output, "--fuse")
+    meta = json.loads((output / "transformer" / "model" / "trf_onnx.json").read_text())
+    assert meta["fusions"].get("Attention") == 2  # one per layer of the tiny BERT
+    assert meta["fusions"].get("SkipLayerNormalization", 0) >= 2
+    graph = onnx.load(str(output / "transformer" / "model" / "model.onnx")).graph
+    assert "Attention" in {node.op_type for node in graph.node}
+    expected, got = _run(spacy.load(bert_pipeline), TEXTS), _run(spacy.load(output), TEXTS)
+    assert [x["tags"] for x in expected] == [y["tags"] for y in got]
+    assert _max_diff(expected, got) < 1e-4
+    int8 = bert_pipeline.parent / "fused-int8"
+    _export(bert_pipeline, int8, "--fuse", "--quantize", "int8")
+    ops = {
+        n.op_type for n in onnx.load(str(int8 / "transformer" / "model" / "model.onnx")).graph.node
+    }
+    assert "QAttention" in ops  # the fused attention's weights are quantized too
+
+
+def test_plain_export_is_not_fused(bert_onnx: Path) -> None:
+    meta = json.loads((bert_onnx / "transformer" / "model" / "trf_onnx.json").read_text())
+    assert meta["fusions"] == {}
+
+
+def test_a_fusion_that_changes_outputs_is_not_kept(tmp_path: Path) -> None:
+    from trf_onnx import fusion
+
+    reference = tmp_path / "reference.onnx"
+    candidate = tmp_path / "candidate.onnx"
+    _identity_graph(reference, scale=1.0)
+    _identity_graph(candidate, scale=1.001)
+    feed = {"attention_mask": numpy.ones((1, 3), dtype="int64")}
+    assert fusion._agrees(reference, reference, feed)
+    assert not fusion._agrees(reference, candidate, feed)
+
+
+def _identity_graph(path: Path, scale: float) -> None:
+    """A graph mapping the mask to float times ``scale``: two graphs that differ only in value."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["as_float"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["as_float", "scale"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, 3])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3])],
+        initializer=[helper.make_tensor("scale", TensorProto.FLOAT, [], [scale])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
 def test_int8_export_is_smaller_and_close(bert_pipeline: Path, bert_onnx: Path) -> None:
     output = bert_pipeline.parent / "int8"
     _export(bert_pipeline, output, "--quantize", "int8")

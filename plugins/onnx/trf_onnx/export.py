@@ -12,6 +12,7 @@ folder; the component's model block in ``config.cfg`` is rewritten to
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import shutil
 import tempfile
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import files as onnx_files
+from .fusion import eager_attention
+from .fusion import fuse as fuse_graph
 from .runtime import LAST, POOLED, hidden_state_name
 
 QUANTIZE_CHOICES = ("int8",)
@@ -46,8 +49,12 @@ def export_pipeline(
     output: str | Path,
     quantize: str | None = None,
     opset: int = DEFAULT_OPSET,
+    fuse: bool = False,
 ) -> ExportResult:
-    """Load the pipeline at ``source``, convert its trf-hf transformers, save it to ``output``."""
+    """Load the pipeline at ``source``, convert its trf-hf transformers, save it to ``output``.
+
+    fuse: rewrite each encoder with ONNX Runtime's transformer fusions (:mod:`trf_onnx.fusion`).
+    """
     import spacy
 
     if quantize is not None and quantize not in QUANTIZE_CHOICES:
@@ -73,7 +80,7 @@ def export_pipeline(
         for name in targets:
             folder = Path(tmp) / name
             backend = _component_model(nlp, name)
-            export_encoder(backend, folder, quantize=quantize, opset=opset)
+            export_encoder(backend, folder, quantize=quantize, opset=opset, fuse=fuse)
             exported[name] = folder
         _replace_requirements(nlp)
         nlp.to_disk(output)
@@ -157,7 +164,11 @@ def _replace_requirements(nlp: Any) -> None:
 
 
 def export_encoder(
-    backend: Any, folder: Path, quantize: str | None = None, opset: int = DEFAULT_OPSET
+    backend: Any,
+    folder: Path,
+    quantize: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    fuse: bool = False,
 ) -> onnx_files.ExportMeta:
     """Write model.onnx, tokenizer.json and trf_onnx.json for a trf-hf backend into ``folder``."""
     import torch
@@ -190,7 +201,9 @@ def export_encoder(
     fp32_path = folder / ("fp32.onnx" if quantize else onnx_files.MODEL_FILE)
     # Tracing warns about shape checks it records as constants; the ones transformers makes
     # hold for every input (the tests compare with trf-hf on many lengths and paddings).
-    with torch.no_grad(), warnings.catch_warnings():
+    # The fuser only knows the pattern eager attention traces to.
+    attention = eager_attention(transformer) if fuse else contextlib.nullcontext()
+    with torch.no_grad(), warnings.catch_warnings(), attention:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*aten::index.*", category=UserWarning)
@@ -205,15 +218,10 @@ def export_encoder(
             do_constant_folding=True,
             dynamo=False,
         )
+    feed = {name: array.numpy() for name, array in zip(input_names, example)}
+    fusions = fuse_graph(fp32_path, config, feed) if fuse else {}
     if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(
-            str(fp32_path),
-            str(folder / onnx_files.MODEL_FILE),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"],
-        )
+        _quantize_int8(fp32_path, folder / onnx_files.MODEL_FILE)
         fp32_path.unlink()
     meta = onnx_files.ExportMeta(
         hidden_size=int(config.hidden_size),
@@ -227,9 +235,28 @@ def export_encoder(
         special_tokens=list(getattr(tokenizer, "all_special_tokens", []) or []),
         quantize=quantize,
         source=str(backend.attrs.get("name", "")),
+        fusions=fusions,
     )
     (folder / onnx_files.META_FILE).write_text(meta.to_json(), encoding="utf8")
     return meta
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8: the weights of every MatMul and fused attention (the embeddings stay fp32).
+
+    The fused operators come from ONNX Runtime's own domain, which ONNX shape inference does not
+    type; their outputs are float, which ``DefaultTensorType`` tells the quantizer.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def _example_inputs(tokenizer: Any, input_names: list[str], length: int) -> list[Any]:

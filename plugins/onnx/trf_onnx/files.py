@@ -38,6 +38,8 @@ class ExportMeta:
     quantize: str | None = None
     source: str = ""
     format: str = FORMAT
+    fusions: dict[str, int] = field(default_factory=dict)
+    """ONNX Runtime's fused operators in the graph (:mod:`trf_onnx.fusion`), by type."""
 
     @classmethod
     def from_json(cls, text: str) -> ExportMeta:

@@ -11,6 +11,12 @@ from .architectures import ARCHITECTURES
 
 
 @hookimpl
+def trf_cli_commands() -> dict[str, str]:
+    """``trf-core export-onnx``."""
+    return {"export-onnx": "trf_onnx.cli_export"}
+
+
+@hookimpl
 def trf_model_backends() -> dict[str, ConfigureFunction]:
     """``trf.ONNXTransformerModel.v1``."""
     return dict(ARCHITECTURES)

@@ -1,10 +1,11 @@
 """Run a window plan through an ONNX Runtime session and put whole spans back together.
 
-The numpy counterpart of trf-hf's torch runner: windows run in groups of similar length, each cut to
-its own longest window (:func:`trf_core.component.windowing.length_groups`, the grouping trf-hf
-uses), and every span position is then taken from the window the plan chose for it. Only the outputs
-asked for are fetched from the session, so a pipeline without hidden-state listeners never copies
-the inner layers out.
+The numpy counterpart of trf-hf's torch runner: windows run in groups of exactly one length
+(:func:`trf_core.component.windowing.length_groups` with no slack), so no padding is computed,
+and every span position is then taken from the window the plan chose for it. A session call
+costs little beyond its operators (no Python per operator, unlike eager torch), so many small
+exact groups beat fewer padded ones. Only the outputs asked for are fetched from the session, so
+a pipeline without hidden-state listeners never copies the inner layers out.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def run_windows(
     n_windows, window_width = ids.shape
     lengths = [int(n) for n in mask.sum(axis=1)]
     results: dict[str, numpy.ndarray] = {}
-    for group in length_groups(lengths):
+    for group in length_groups(lengths, slack=0.0, min_slack=0):
         index = numpy.asarray(group, dtype="int64")
         width = max(lengths[i] for i in group)
         feed = {"input_ids": ids[index, :width], "attention_mask": mask[index, :width]}

@@ -62,6 +62,7 @@ from .backends import (
     resolve_backend,
 )
 from .backends import BackendFactory as BackendFactory
+from .cli_commands import check_cli_commands
 from .plugins import check_plugin
 from .poolers import (
     POOLER_CHECKS,
@@ -106,6 +107,7 @@ __all__ = [
     "backend_serialization",
     "check_annotation_setter",
     "check_backend",
+    "check_cli_commands",
     "check_plugin",
     "check_pooler",
     "check_span_getter",

@@ -1,0 +1,113 @@
+"""Short windows packed into shared rows: each window's outputs equal the model run on it alone.
+
+At inference the runner lays short windows end to end in rows with their own positions and a
+block-diagonal mask (no padding computed). These tests check the packing plan itself, that the
+runner's outputs (last hidden state, every hidden layer, pooled output) equal each window run
+alone with no padding, and that a model which cannot take packed inputs is detected and runs
+unpacked instead.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hf_helpers import load_reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_hf_grouping import _inputs
+
+torch = pytest.importorskip("torch")
+
+from trf_hf.packing import ROW_PIECES, pack_rows, packing_mode  # noqa: E402
+from trf_hf.runner import SpanRunner  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=ROW_PIECES), max_size=80))
+def test_pack_rows_places_every_window_once_without_overlap(lengths: list[int]) -> None:
+    packed = pack_rows(lengths, ROW_PIECES)
+    assert all(0 < fill <= ROW_PIECES for fill in packed.fill)
+    by_row: dict[int, list[tuple[int, int]]] = {}
+    for i, n in enumerate(lengths):
+        by_row.setdefault(packed.rows[i], []).append((packed.starts[i], packed.starts[i] + n))
+    for row, extents in by_row.items():
+        extents.sort()
+        assert extents[0][0] == 0
+        for (_, end), (start, _) in pairwise(extents):
+            assert start == end  # end to end, no gap, no overlap
+        assert extents[-1][1] == packed.fill[row]
+    # first fit: no two rows would fit in one
+    fills = sorted(packed.fill)
+    assert len(fills) < 2 or fills[0] + fills[1] > ROW_PIECES
+
+
+def test_pack_rows_refuses_a_window_longer_than_a_row() -> None:
+    with pytest.raises(ValueError, match="more than a row"):
+        pack_rows([3, ROW_PIECES + 1], ROW_PIECES)
+
+
+# Mixed lengths, short enough for the tiny models' positions, more than one row's worth.
+LENGTHS = [3, 30, 7, 22, 5, 31, 12, 19, 4, 28, 30, 29, 17, 9]
+
+
+def _check_against_alone(model: Any, lengths: list[int], seed: int) -> None:
+    inputs = _inputs(lengths, int(model.config.vocab_size), seed=seed)
+    runner = SpanRunner(model).eval()
+    with torch.inference_mode():
+        out = runner(**inputs, output_hidden_states=True, output_attentions=False)
+        for k, length in enumerate(lengths):
+            alone = model(
+                input_ids=inputs["input_ids"][k : k + 1, :length],
+                attention_mask=torch.ones((1, length), dtype=torch.long),
+                output_hidden_states=True,
+            )
+            got = out["last_hidden_state"][k, :length]
+            assert torch.allclose(got, alone.last_hidden_state[0], atol=1e-5)
+            assert torch.all(out["last_hidden_state"][k, length:] == 0)
+            for mine, ref in zip(out["hidden_states"], alone.hidden_states):
+                assert torch.allclose(mine[k, :length], ref[0], atol=1e-5)
+            if getattr(alone, "pooler_output", None) is not None:
+                assert torch.allclose(out["pooler_output"][k], alone.pooler_output[0], atol=1e-5)
+
+
+def test_packed_windows_match_each_window_alone(model_dir: Path) -> None:
+    _, model = load_reference(model_dir)
+    assert sum(LENGTHS) > ROW_PIECES  # more than one packed row
+    assert packing_mode(model) in (3, 4)  # BERT and RoBERTa take packed inputs
+    calls: list[tuple[int, ...]] = []
+    model.register_forward_pre_hook(
+        lambda m, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    _check_against_alone(model, LENGTHS, seed=3)
+    packed_calls = [shape for shape in calls if shape[1] > max(LENGTHS)]
+    assert packed_calls, f"no packed row among the model's inputs {calls}"
+
+
+class _IgnoresPositions(torch.nn.Module):  # type: ignore[misc]
+    """A model that drops the positions it is given: packing would give wrong outputs."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner = inner
+        self.config = inner.config
+
+    def forward(self, position_ids: Any = None, **kwargs: Any) -> Any:
+        return self.inner(**kwargs)
+
+
+def test_a_model_that_cannot_pack_is_detected_and_runs_unpacked(bert_dir: Path) -> None:
+    _, model = load_reference(bert_dir)
+    wrapped = _IgnoresPositions(model).eval()
+    assert packing_mode(wrapped) == 0
+    inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=4)
+    with torch.inference_mode():
+        out = SpanRunner(wrapped).eval()(
+            **inputs, output_hidden_states=False, output_attentions=False
+        )
+        expected = SpanRunner(model).eval()(
+            **inputs, output_hidden_states=False, output_attentions=False
+        )
+    assert torch.allclose(out["last_hidden_state"], expected["last_hidden_state"], atol=1e-5)
