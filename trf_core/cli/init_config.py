@@ -43,7 +43,7 @@ _HEADS = {
     "extra_state_tokens = false\nhidden_width = 128\nmaxout_pieces = 3\nuse_upper = false\n"
     "nO = null\n",
     "ner": '@architectures = "spacy.TransitionBasedParser.v2"\nstate_type = "ner"\n'
-    "extra_state_tokens = false\nhidden_width = 64\nmaxout_pieces = 2\nuse_upper = false\n"
+    "extra_state_tokens = false\nhidden_width = 128\nmaxout_pieces = 2\nuse_upper = false\n"
     "nO = null\n",
 }
 _SCORES = {
