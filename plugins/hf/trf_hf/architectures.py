@@ -33,6 +33,7 @@ def transformer_model_v3(
     window: int = 0,
     stride: int = 0,
     truncate: bool = False,
+    trainable_layers: int = -1,
 ) -> BackendModel:
     """A Hugging Face transformer as a trf-core backend: ``spacy-transformers.TransformerModel.v3``.
 
@@ -46,6 +47,8 @@ def transformer_model_v3(
     window: the most wordpieces one model input holds (0: the model's maximum).
     stride: how far consecutive windows of a long span move, in wordpieces (0: 3/4 of a window).
     truncate: cut spans longer than a window (warning with counts) instead of windowing them.
+    trainable_layers: fine-tune only this many top layers (the embeddings and the layers below
+        stay as pretrained, and cost no backward pass); -1 trains every weight.
     """
     from .backend import build_hf_backend
 
@@ -59,6 +62,7 @@ def transformer_model_v3(
         window=window,
         stride=stride,
         truncate=truncate,
+        trainable_layers=trainable_layers,
     )
 
 

@@ -39,6 +39,7 @@ from .loading import (
     load_transformer,
     resolve_model_dir,
 )
+from .trainable import ALL_LAYERS, check_trainable_layers, freeze_below_top_layers
 
 
 class HFBackendShim(Shim):  # type: ignore[misc]
@@ -55,8 +56,10 @@ class HFBackendShim(Shim):  # type: ignore[misc]
         transformer_config: dict[str, Any],
         mixed_precision: bool,
         grad_scaler_config: dict[str, Any],
+        trainable_layers: int = ALL_LAYERS,
     ) -> None:
         super().__init__(None, config=None, optimizer=None)
+        self.trainable_layers = trainable_layers
         self.name = name
         self.tokenizer_config = dict(tokenizer_config)
         self.transformer_config = dict(transformer_config)
@@ -101,6 +104,7 @@ class HFBackendShim(Shim):  # type: ignore[misc]
             mixed_precision = False
         scaler_config = dict(self.grad_scaler_config)
         scaler_config["enabled"] = bool(scaler_config.get("enabled", True)) and mixed_precision
+        freeze_below_top_layers(transformer, self.trainable_layers)
         self.tokenizer = tokenizer
         self.inner = HFShim(
             SpanRunner(transformer),
@@ -188,6 +192,7 @@ def build_hf_backend(
     window: int = 0,
     stride: int = 0,
     truncate: bool = False,
+    trainable_layers: int = ALL_LAYERS,
 ) -> BackendModel:
     """The backend model; nothing is loaded until initialize, first use or a load."""
     tokenizer_config = dict(tokenizer_config or {})
@@ -203,6 +208,7 @@ def build_hf_backend(
         transformer_config,
         mixed_precision,
         dict(grad_scaler_config or {}),
+        check_trainable_layers(trainable_layers),
     )
     model: BackendModel = Model(
         "trf-hf",
