@@ -44,8 +44,10 @@ sys.path.insert(0, str(HERE))
 from bench_throughput import (  # noqa: E402
     LOAD_LIMIT,
     MAX_GROUP_PIECES,
+    OTHERS_LIMIT,
     exact_length_groups,
     in_turns,
+    others_text,
     pipeline_config,
     summarize,
 )
@@ -343,8 +345,9 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"| {kind} | " + " | ".join(f"{100 * v:.2f}" for v in scores.values()) + " |")
     if "speed" in report:
         print(
-            "\n| `nlp.pipe` | words/s | x trf-hf | x own limit | target | max load |"
-            "\n|---|---:|---:|---:|---:|---:|"
+            "\n| `nlp.pipe` | words/s | x trf-hf | x own limit | target | max load "
+            "| others' cores |"
+            "\n|---|---:|---:|---:|---:|---:|---:|"
         )
         for kind, row in report["speed"].items():
             ratio = row.get("x_trf_hf", 1.0)
@@ -353,9 +356,12 @@ def print_table(report: dict[str, Any]) -> None:
             mark = "" if row["reliable"] else " UNRELIABLE"
             print(
                 f"| {kind} | {row['words_per_s']:,.0f} | {ratio:.2f}x | {own} | {target} | "
-                f"{row['max_loadavg']:.2f}{mark} |"
+                f"{row['max_loadavg']:.2f} | {others_text(row)}{mark} |"
             )
-        print(f"(`*_limit`: the encoder alone on exact-length groups; load limit {LOAD_LIMIT:.0f})")
+        print(
+            "(`*_limit`: the encoder alone on exact-length groups; unreliable above load "
+            f"{LOAD_LIMIT:.1f} or with other processes above {OTHERS_LIMIT} cores)"
+        )
     if "memory" in report:
         print("\n| loaded pipeline | RSS delta MB | RSS MB | torch imported |\n|---|---:|---:|---|")
         for kind, row in report["memory"].items():
