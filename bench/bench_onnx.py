@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     texts = [t for t in args.text.read_text(encoding="utf8").splitlines() if t.strip()]
     texts = texts[: args.limit] if args.limit else texts
-    words = sum(len(t.split()) for t in texts)
+    blank = spacy.blank("en")  # words as bench_throughput.py counts them: spaCy tokens
+    words = sum(len(blank.make_doc(t)) for t in texts)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="trf-bench-onnx-"))
     work.mkdir(parents=True, exist_ok=True)
     source = args.pipeline or untrained_pipeline(work / "trf-hf", args.model, 64)
