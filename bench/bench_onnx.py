@@ -226,6 +226,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the exports here")
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "onnx.json")
     parser.add_argument("--skip", action="append", default=[], help="accuracy, speed, memory")
+    parser.add_argument(
+        "--fuse", action="store_true", help="also the exports with `export-onnx --fuse`"
+    )
     return parser.parse_args(argv)
 
 
@@ -245,11 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     source = args.pipeline or untrained_pipeline(work / "trf-hf", args.model, 64)
     paths = {"trf_hf": source}
     export_s: dict[str, float] = {}
-    for kind, quantize in (("onnx_fp32", None), ("onnx_int8", "int8")):
+    exports = {"onnx_fp32": (None, False), "onnx_int8": ("int8", False)}
+    if args.fuse:
+        exports.update(onnx_fp32_fused=(None, True), onnx_int8_fused=("int8", True))
+    for kind, (quantize, fuse) in exports.items():
         paths[kind] = work / kind
         if not (paths[kind] / "config.cfg").is_file():
             start = time.perf_counter()
-            export_pipeline(source, paths[kind], quantize=quantize)
+            export_pipeline(source, paths[kind], quantize=quantize, fuse=fuse)
             export_s[kind] = time.perf_counter() - start
     load = {k: spacy.load(p, config=threads_override(k, args.threads)) for k, p in paths.items()}
     report: dict[str, Any] = {
@@ -265,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "export_seconds": export_s,
         "model_mb": {
             k: (paths[k] / "transformer" / "model" / "model.onnx").stat().st_size / 2**20
-            for k in ("onnx_fp32", "onnx_int8")
+            for k in exports
         },
     }
     print(f"{len(texts)} texts, {words} words; load {os.getloadavg()}", flush=True)
@@ -292,13 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         for nlp in load.values():  # warm up: load lazily loaded models, first-call costs
             list(nlp.pipe(texts[:64], batch_size=args.batch_size))
         contenders = {k: runner(nlp) for k, nlp in load.items()}
-        for kind in TARGETS:
+        for kind in exports:
             contenders[f"{kind}_limit"] = onnx_limit(
                 paths[kind], texts, args.threads, args.batch_size
             )
         timed = in_turns(contenders, args.repeats)
         speed = summarize(timed, words, "trf_hf", ratio_key="x_trf_hf")
-        for kind in TARGETS:
+        for kind in exports:
             speed[kind]["x_own_limit"] = (
                 speed[kind]["words_per_s"] / speed[f"{kind}_limit"]["words_per_s"]
             )
@@ -306,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" not in args.skip:
         mem = {k: memory(sys.executable, p, threads_override(k, 1)) for k, p in paths.items()}
         if args.onnx_python:
-            for kind in TARGETS:
+            for kind in exports:
                 override = threads_override(kind, 1)
                 mem[f"{kind}_no_torch"] = memory(args.onnx_python, paths[kind], override)
         report["memory"] = mem
@@ -370,8 +376,8 @@ def print_table(report: dict[str, Any]) -> None:
                 f"| {kind} | {row['delta_mb']:.0f} | {row['loaded_mb']:.0f} | "
                 f"{row['torch_imported']} |"
             )
-    sizes = report["model_mb"]
-    print(f"\nmodel.onnx: fp32 {sizes['onnx_fp32']:.1f} MB, int8 {sizes['onnx_int8']:.1f} MB")
+    sizes = ", ".join(f"{k} {mb:.1f} MB" for k, mb in report["model_mb"].items())
+    print(f"\nmodel.onnx: {sizes}")
 
 
 if __name__ == "__main__":
