@@ -171,3 +171,36 @@ def test_a_model_that_cannot_pack_is_detected_and_runs_unpacked(bert_dir: Path) 
             **inputs, output_hidden_states=False, output_attentions=False
         )
     assert torch.allclose(out["last_hidden_state"], expected["last_hidden_state"], atol=1e-5)
+
+
+def test_long_windows_beside_packed_ones_run_in_near_exact_groups(bert_dir: Path) -> None:
+    """At inference, windows too long to pack pad at most a sixteenth of their length (the
+    default groups, up to half the shortest, padded 300-word documents by 18%)."""
+    import trf_hf.runner as runner_module
+    from trf_hf.runner import LONG_SLACK
+
+    _, model = load_reference(bert_dir)
+    lengths = [3, 5, 4, 17, 18, 20, 24, 30, 31, 9]
+    calls: list[tuple[int, int, int]] = []  # (rows, width, real pieces) of each unpacked call
+
+    def record(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        if "position_ids" not in kwargs:  # packed rows carry their own positions
+            mask = kwargs["attention_mask"]
+            calls.append((*kwargs["input_ids"].shape, int(mask.sum())))
+
+    assert packing_mode(model) in (3, 4)  # probed before recording
+    inputs = _inputs(lengths, int(model.config.vocab_size), seed=5)
+    saved = runner_module.ROW_PIECES
+    try:
+        runner_module.ROW_PIECES = 8  # the tiny model's windows are short: call 9+ "long"
+        handle = model.register_forward_pre_hook(record, with_kwargs=True)
+        with torch.inference_mode():
+            SpanRunner(model).eval()(**inputs, output_hidden_states=False, output_attentions=False)
+        handle.remove()
+        _check_against_alone(model, lengths, seed=5)
+    finally:
+        runner_module.ROW_PIECES = saved
+    long_windows = [n for n in lengths if n > 8]
+    assert sum(rows for rows, _, _ in calls) == len(long_windows)
+    for rows, width, real in calls:
+        assert rows * width - real <= LONG_SLACK[0] * real

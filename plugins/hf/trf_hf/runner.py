@@ -24,7 +24,18 @@ from trf_core.component.windowing import length_groups
 
 from .packing import ROW_PIECES, packing_mode, run_packed
 
-__all__ = ["CPU_CALL_PIECES", "HFShim", "SpanRunner"]
+__all__ = ["CPU_CALL_PIECES", "LONG_SLACK", "HFShim", "SpanRunner"]
+
+LONG_SLACK = (1 / 16, 0)
+"""At inference, how much longer than its shortest a group of long windows' windows may be
+(``length_groups``' ``slack`` and ``min_slack``), where short ones are packed.
+
+A call of one window of more than :data:`~trf_hf.packing.ROW_PIECES` pieces costs little beyond
+its compute, so these groups stay within a sixteenth of their length: documents of 300 words
+(one window of about 400 pieces each) computed 18% padding in the default groups (up to half
+the shortest, at least 16 pieces), which training and unpacked models keep (a backward pass per
+call; many calls of short windows).
+"""
 
 CPU_CALL_PIECES = 4096
 """On a CPU, at most this many positions (windows x width) go into one length-group call.
@@ -109,7 +120,8 @@ def _run_grouped(
     if packed is not None:
         part, short = packed
         rest = [i for i in range(len(lengths)) if lengths[i] > ROW_PIECES]
-        rest_groups = [[rest[j] for j in g] for g in length_groups([lengths[i] for i in rest])]
+        rest_lengths = [lengths[i] for i in rest]
+        rest_groups = [[rest[j] for j in g] for g in length_groups(rest_lengths, *LONG_SLACK)]
         groups = [short, *_capped(rest_groups, lengths, cap)]
         parts: list[Any] = [part]
         parts.extend(
