@@ -173,14 +173,19 @@ def test_a_model_that_cannot_pack_is_detected_and_runs_unpacked(bert_dir: Path) 
     assert torch.allclose(out["last_hidden_state"], expected["last_hidden_state"], atol=1e-5)
 
 
-def test_long_windows_beside_packed_ones_run_in_near_exact_groups(bert_dir: Path) -> None:
-    """At inference, windows too long to pack pad at most a sixteenth of their length (the
-    default groups, up to half the shortest, padded 300-word documents by 18%)."""
+@pytest.mark.parametrize(
+    "lengths", [[3, 5, 4, 17, 18, 20, 24, 30, 31, 9], [17, 18, 20, 24, 30, 31, 9], [12, 30]]
+)
+def test_long_windows_run_in_near_exact_groups_at_inference(
+    bert_dir: Path, lengths: list[int]
+) -> None:
+    """At inference, windows too long to pack pad at most a sixteenth of their length, beside
+    packed ones or not (the default groups, up to half the shortest, padded 300-word documents
+    by 18%)."""
     import trf_hf.runner as runner_module
     from trf_hf.runner import LONG_SLACK
 
     _, model = load_reference(bert_dir)
-    lengths = [3, 5, 4, 17, 18, 20, 24, 30, 31, 9]
     calls: list[tuple[int, int, int]] = []  # (rows, width, real pieces) of each unpacked call
 
     def record(module: Any, args: Any, kwargs: dict[str, Any]) -> None:

@@ -27,8 +27,8 @@ from .packing import ROW_PIECES, packing_mode, run_packed
 __all__ = ["CPU_CALL_PIECES", "LONG_SLACK", "HFShim", "SpanRunner"]
 
 LONG_SLACK = (1 / 16, 0)
-"""At inference, how much longer than its shortest a group of long windows' windows may be
-(``length_groups``' ``slack`` and ``min_slack``), where short ones are packed.
+"""At inference, how much longer than its shortest a group of windows longer than
+:data:`~trf_hf.packing.ROW_PIECES` may hold (``length_groups``' ``slack`` and ``min_slack``).
 
 A call of one window of more than :data:`~trf_hf.packing.ROW_PIECES` pieces costs little beyond
 its compute, so these groups stay within a sixteenth of their length: documents of 300 words
@@ -111,24 +111,20 @@ def _run_grouped(
     """
     window_width = int(input_ids.shape[1])
     lengths = [int(n) for n in attention_mask.sum(dim=1).tolist()]
-    cap = CPU_CALL_PIECES if input_ids.device.type == "cpu" else None
-    groups = _capped(length_groups(lengths), lengths, cap)
     kwargs: dict[str, Any] = {"output_hidden_states": output_hidden_states, "return_dict": True}
     if output_attentions:
         kwargs["output_attentions"] = True
     packed = _packed_part(transformer, input_ids, token_type_ids, lengths, kwargs)
+    short = packed[1] if packed is not None else []
+    cap = CPU_CALL_PIECES if input_ids.device.type == "cpu" else None
+    groups = _groups(lengths, set(short), cap, inference=not torch.is_grad_enabled())
     if packed is not None:
-        part, short = packed
-        rest = [i for i in range(len(lengths)) if lengths[i] > ROW_PIECES]
-        rest_lengths = [lengths[i] for i in rest]
-        rest_groups = [[rest[j] for j in g] for g in length_groups(rest_lengths, *LONG_SLACK)]
-        groups = [short, *_capped(rest_groups, lengths, cap)]
-        parts: list[Any] = [part]
+        parts: list[Any] = [packed[0]]
         parts.extend(
             _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, g, kwargs)
-            for g in groups[1:]
+            for g in groups
         )
-        return _merged(parts, groups, window_width, input_ids.device, kwargs)
+        return _merged(parts, [short, *groups], window_width, input_ids.device, kwargs)
     if len(groups) == 1 and max(lengths, default=0) == window_width:
         # One group, nothing to cut: call the model once on the batch as it is.
         if token_type_ids is not None:
@@ -145,6 +141,20 @@ def _run_grouped(
         for group in groups
     ]
     return _merged(parts, groups, window_width, input_ids.device, kwargs)
+
+
+def _groups(
+    lengths: list[int], packed: set[int], cap: int | None, inference: bool
+) -> list[list[int]]:
+    """Length groups of the windows not ``packed``, none over ``cap`` positions; at inference
+    the windows longer than :data:`~trf_hf.packing.ROW_PIECES` in :data:`LONG_SLACK` groups."""
+    rest = [i for i in range(len(lengths)) if i not in packed]
+    long_ = [i for i in rest if inference and lengths[i] > ROW_PIECES]
+    loose = [i for i in rest if not (inference and lengths[i] > ROW_PIECES)]
+    groups = [[loose[j] for j in g] for g in length_groups([lengths[i] for i in loose])]
+    tight = length_groups([lengths[i] for i in long_], *LONG_SLACK)
+    groups += [[long_[j] for j in g] for g in tight]
+    return _capped(groups, lengths, cap)
 
 
 def _capped(groups: list[list[int]], lengths: list[int], cap: int | None) -> list[list[int]]:
