@@ -39,6 +39,10 @@ class PieceCache:
         """A copied backend (``Model.copy``) starts with an empty cache of its own."""
         return PieceCache()
 
+    def __reduce__(self) -> tuple[type[PieceCache], tuple[()]]:
+        """A pickled backend (a spawned worker's pipeline) too: nothing cached travels."""
+        return (PieceCache, ())
+
     def count(self, tokenizer: Any, spans: Sequence[Span]) -> list[int]:
         """Each span's piece count (specials included), its tokenization kept: added to the
         cache's, or replacing them when something was encoded since the last count."""

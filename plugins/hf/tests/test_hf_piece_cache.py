@@ -151,3 +151,18 @@ def test_nlp_pipe_tokenizes_each_text_once_over_several_buffers(bert_dir: Path) 
     docs = list(nlp.pipe(texts, batch_size=3))
     assert [d.text for d in docs] == texts
     assert sorted(spy.texts) == sorted(texts)
+
+
+def test_copies_and_pickles_start_with_an_empty_cache(bert_dir: Path) -> None:
+    import copy
+    import pickle
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bert_dir))
+    cache = PieceCache()
+    cache.count(tokenizer, [NLP("The cat sat.")[:]])
+    assert len(cache) == 1
+    assert len(copy.deepcopy(cache)) == 0
+    assert len(pickle.loads(pickle.dumps(cache))) == 0
+    assert len(cache) == 1
