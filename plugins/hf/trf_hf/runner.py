@@ -40,11 +40,11 @@ call; many calls of short windows).
 CPU_CALL_PIECES = 4096
 """On a CPU, at most this many positions (windows x width) go into one length-group call.
 
-Long documents come in batches of a few docs of several full windows each (2 docs of about
-1,300 pieces make 8 to 12 windows of 512): calls of 9 to 12 windows ran about 3% slower per
-position than the same windows 8 at a time (MiniLM, 1 thread). On a GPU larger calls pay, so
-there the batch runs as it comes. Packed rows (short windows) are not cut: a batch's are at
-most ``batch_size`` short windows.
+Long documents came in calls of 9 to 12 windows of 512 (batches of 2 docs of about 1,300
+pieces, whose windows overlap); this keeps them to the 8 a call of the zero-padding limit holds.
+On the idle machine it measured neither faster nor slower (long docs 0.85x the limit with it,
+0.86x before; bench/README.md). On a GPU larger calls pay, so there the batch runs as it comes.
+Packed rows (short windows) are not cut: a batch's are at most ``batch_size`` short windows.
 """
 
 
