@@ -226,7 +226,8 @@ def bench_check(session: nox.Session) -> None:
 
     The limit is the bare model on zero-padding groups of the same texts, measured in turns in
     the same process, so the bound holds on any machine that is not overloaded (the script marks
-    runs above a load of one per core). About 3 minutes on 2 idle cores; not part of CI's budget
+    runs during which other processes took CPU time, or above a load of cores + 0.5, and says so
+    when the check fails on such runs). About 3 minutes on 2 idle cores; not part of CI's budget
     (timings on a shared CI runner are noise), run it before merging throughput changes.
     """
     _install_stack(session, KERNEL, CORE, *PLUGIN_DIRS.values(), test_deps=False)

@@ -44,8 +44,10 @@ sys.path.insert(0, str(HERE))
 from bench_throughput import (  # noqa: E402
     LOAD_LIMIT,
     MAX_GROUP_PIECES,
+    OTHERS_LIMIT,
     exact_length_groups,
     in_turns,
+    others_text,
     pipeline_config,
     summarize,
 )
@@ -224,6 +226,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the exports here")
     parser.add_argument("--json-out", type=Path, default=HERE / "results" / "onnx.json")
     parser.add_argument("--skip", action="append", default=[], help="accuracy, speed, memory")
+    parser.add_argument(
+        "--fuse", action="store_true", help="also the exports with `export-onnx --fuse`"
+    )
     return parser.parse_args(argv)
 
 
@@ -236,17 +241,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     texts = [t for t in args.text.read_text(encoding="utf8").splitlines() if t.strip()]
     texts = texts[: args.limit] if args.limit else texts
-    words = sum(len(t.split()) for t in texts)
+    blank = spacy.blank("en")  # words as bench_throughput.py counts them: spaCy tokens
+    words = sum(len(blank.make_doc(t)) for t in texts)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="trf-bench-onnx-"))
     work.mkdir(parents=True, exist_ok=True)
     source = args.pipeline or untrained_pipeline(work / "trf-hf", args.model, 64)
     paths = {"trf_hf": source}
     export_s: dict[str, float] = {}
-    for kind, quantize in (("onnx_fp32", None), ("onnx_int8", "int8")):
+    exports = {"onnx_fp32": (None, False), "onnx_int8": ("int8", False)}
+    if args.fuse:
+        exports.update(onnx_fp32_fused=(None, True), onnx_int8_fused=("int8", True))
+    for kind, (quantize, fuse) in exports.items():
         paths[kind] = work / kind
         if not (paths[kind] / "config.cfg").is_file():
             start = time.perf_counter()
-            export_pipeline(source, paths[kind], quantize=quantize)
+            export_pipeline(source, paths[kind], quantize=quantize, fuse=fuse)
             export_s[kind] = time.perf_counter() - start
     load = {k: spacy.load(p, config=threads_override(k, args.threads)) for k, p in paths.items()}
     report: dict[str, Any] = {
@@ -262,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "export_seconds": export_s,
         "model_mb": {
             k: (paths[k] / "transformer" / "model" / "model.onnx").stat().st_size / 2**20
-            for k in ("onnx_fp32", "onnx_int8")
+            for k in exports
         },
     }
     print(f"{len(texts)} texts, {words} words; load {os.getloadavg()}", flush=True)
@@ -289,13 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         for nlp in load.values():  # warm up: load lazily loaded models, first-call costs
             list(nlp.pipe(texts[:64], batch_size=args.batch_size))
         contenders = {k: runner(nlp) for k, nlp in load.items()}
-        for kind in TARGETS:
+        for kind in exports:
             contenders[f"{kind}_limit"] = onnx_limit(
                 paths[kind], texts, args.threads, args.batch_size
             )
         timed = in_turns(contenders, args.repeats)
         speed = summarize(timed, words, "trf_hf", ratio_key="x_trf_hf")
-        for kind in TARGETS:
+        for kind in exports:
             speed[kind]["x_own_limit"] = (
                 speed[kind]["words_per_s"] / speed[f"{kind}_limit"]["words_per_s"]
             )
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" not in args.skip:
         mem = {k: memory(sys.executable, p, threads_override(k, 1)) for k, p in paths.items()}
         if args.onnx_python:
-            for kind in TARGETS:
+            for kind in exports:
                 override = threads_override(kind, 1)
                 mem[f"{kind}_no_torch"] = memory(args.onnx_python, paths[kind], override)
         report["memory"] = mem
@@ -343,8 +352,9 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"| {kind} | " + " | ".join(f"{100 * v:.2f}" for v in scores.values()) + " |")
     if "speed" in report:
         print(
-            "\n| `nlp.pipe` | words/s | x trf-hf | x own limit | target | max load |"
-            "\n|---|---:|---:|---:|---:|---:|"
+            "\n| `nlp.pipe` | words/s | x trf-hf | x own limit | target | max load "
+            "| others' cores |"
+            "\n|---|---:|---:|---:|---:|---:|---:|"
         )
         for kind, row in report["speed"].items():
             ratio = row.get("x_trf_hf", 1.0)
@@ -353,9 +363,12 @@ def print_table(report: dict[str, Any]) -> None:
             mark = "" if row["reliable"] else " UNRELIABLE"
             print(
                 f"| {kind} | {row['words_per_s']:,.0f} | {ratio:.2f}x | {own} | {target} | "
-                f"{row['max_loadavg']:.2f}{mark} |"
+                f"{row['max_loadavg']:.2f} | {others_text(row)}{mark} |"
             )
-        print(f"(`*_limit`: the encoder alone on exact-length groups; load limit {LOAD_LIMIT:.0f})")
+        print(
+            "(`*_limit`: the encoder alone on exact-length groups; unreliable above load "
+            f"{LOAD_LIMIT:.1f} or with other processes above {OTHERS_LIMIT} cores)"
+        )
     if "memory" in report:
         print("\n| loaded pipeline | RSS delta MB | RSS MB | torch imported |\n|---|---:|---:|---|")
         for kind, row in report["memory"].items():
@@ -363,8 +376,8 @@ def print_table(report: dict[str, Any]) -> None:
                 f"| {kind} | {row['delta_mb']:.0f} | {row['loaded_mb']:.0f} | "
                 f"{row['torch_imported']} |"
             )
-    sizes = report["model_mb"]
-    print(f"\nmodel.onnx: fp32 {sizes['onnx_fp32']:.1f} MB, int8 {sizes['onnx_int8']:.1f} MB")
+    sizes = ", ".join(f"{k} {mb:.1f} MB" for k, mb in report["model_mb"].items())
+    print(f"\nmodel.onnx: {sizes}")
 
 
 if __name__ == "__main__":

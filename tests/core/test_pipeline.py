@@ -16,6 +16,7 @@ from thinc.api import Config
 
 from trf_core import FullTransformerBatch, TransformerData
 from trf_core.component.transformer import Transformer
+from trf_core.contract import backend as contract
 from trf_core.testing.pipelines import (
     DOC_SPANS,
     MARK_SETTER,
@@ -97,6 +98,62 @@ def test_pipe_cuts_batches_by_the_padded_wordpiece_budget():
     for rows, cols in seen:
         assert rows <= 3
         assert rows == 1 or rows * cols <= 40
+
+
+@pytest.fixture(scope="module")
+def small_budget_nlp() -> spacy.language.Language:
+    """A tagger pipeline whose pipe buffers only PIPE_BUFFER_BUDGETS x 8 pieces at a time."""
+    return build_nlp(max_batch_items=8)
+
+
+@SETTINGS
+@given(texts=st.lists(TEXTS, min_size=1, max_size=30), batch_size=st.integers(1, 5))
+def test_pipe_over_many_buffers_keeps_order_and_each_docs_own_output(
+    small_budget_nlp, texts, batch_size
+):
+    alone = [small_budget_nlp(text) for text in texts]
+    piped = list(small_budget_nlp.pipe(texts, batch_size=batch_size))
+    assert [doc.text for doc in piped] == texts
+    for got_doc, want_doc in zip(piped, alone):
+        got, want = got_doc._.trf_data, want_doc._.trf_data
+        for a, b in zip(got.tensors, want.tensors):
+            numpy.testing.assert_allclose(a, b, atol=1e-4)
+        numpy.testing.assert_array_equal(got.align.dataXd, want.align.dataXd)
+        assert [t.tag_ for t in got_doc] == [t.tag_ for t in want_doc]
+
+
+def test_pipe_buffers_a_bounded_number_of_pieces_not_of_docs():
+    """pipe reads ahead about PIPE_BUFFER_BUDGETS x max_batch_items pieces, however many docs
+    that is (long docs: few; short docs: many, up to PIPE_BUFFER_MAX_BATCHES batches)."""
+    from trf_core.component.prediction import PIPE_BUFFER_BUDGETS, PIPE_BUFFER_MAX_BATCHES
+
+    budget = 50
+    nlp = build_nlp(listeners={}, max_batch_items=budget)
+    read = 0
+
+    def stream(texts):
+        nonlocal read
+        for text in texts:
+            read += 1
+            yield text
+
+    def read_before_first_doc(texts, batch_size):
+        nonlocal read
+        read = 0
+        piped = nlp.pipe(stream(texts), batch_size=batch_size)
+        next(piped)
+        return read
+
+    # ten words a doc: the buffer holds at least budget x 8 pieces, and less than a batch more
+    ten = ["word " * 10] * 400
+    model = nlp.get_pipe("transformer").model
+    (pieces,) = contract.count_pieces(model, [nlp.make_doc(ten[0])]) or [0]
+    got = read_before_first_doc(ten, batch_size=4)
+    assert PIPE_BUFFER_BUDGETS * budget <= got * pieces < PIPE_BUFFER_BUDGETS * budget + 4 * pieces
+    # one word a doc: many more docs, but never more than PIPE_BUFFER_MAX_BATCHES batches
+    one = ["word"] * 2000
+    assert read_before_first_doc(one, batch_size=1) == PIPE_BUFFER_MAX_BATCHES
+    assert read_before_first_doc(one, batch_size=64) > got
 
 
 def test_annotation_setter_assignment_takes_effect(tagged_nlp):

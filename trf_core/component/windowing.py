@@ -250,9 +250,12 @@ def _add_windows(
     """Append span ``span``'s windows; return, per position, the (window, column) to read."""
     n = len(sp.ids)
     n_content = n - prefix - suffix
+    first_window = len(windows)
+    if n_content <= capacity:  # the span fits one window: it is its own window, in order
+        windows.append(_Window(list(sp.ids), sp.type_ids, list(range(n)), span))
+        return numpy.full((n,), first_window, dtype="int64"), numpy.arange(n, dtype="int64")
     step = min(stride if stride > 0 else max(1, (3 * capacity) // 4), capacity)
     starts = _window_starts(n_content, capacity, step)
-    first_window = len(windows)
     for start in starts:
         end = min(start + capacity, n_content)
         chosen = [*range(prefix), *range(prefix + start, prefix + end), *range(n - suffix, n)]

@@ -19,7 +19,11 @@ from thinc.types import Ragged
 
 from ..contract.data import FullTransformerBatch, ModelOutput, WordpieceBatch
 from ..contract.types import SpanGetter
-from .windowing import WindowPlan, plan_windows
+from .piece_cache import PieceCache
+from .windowing import WindowPlan, layout, tokenize_spans
+
+PIECE_CACHE = "piece_cache"
+"""The backend attribute holding its :class:`~trf_core.component.piece_cache.PieceCache`."""
 
 
 def doc_spans(get_spans: SpanGetter, docs: Sequence[Doc]) -> list[list[Span]]:
@@ -33,29 +37,35 @@ def doc_spans(get_spans: SpanGetter, docs: Sequence[Doc]) -> list[list[Span]]:
     return spans
 
 
-def count_pieces(tokenizer: Any, get_spans: SpanGetter, docs: Sequence[Doc]) -> list[int]:
+def count_pieces(
+    tokenizer: Any, get_spans: SpanGetter, docs: Sequence[Doc], cache: PieceCache | None = None
+) -> list[int]:
     """Each doc's wordpieces (all its spans', specials included), for grouping docs in ``pipe``.
 
     A fast tokenizer counts exactly, in one batched call, at a few percent of the model's cost;
     grouping by a guess from token counts left batches padded 25% more than sorting by exact
-    counts (EWT). Slow tokenizers, or a backend not loaded yet (``tokenizer`` None), get the
-    guess.
+    counts (EWT). With a ``cache``, that call is the spans' full tokenization, kept there for
+    :func:`plan_spans` (each text tokenized once). Slow tokenizers, or a backend not loaded yet
+    (``tokenizer`` None), get the guess.
     """
     if tokenizer is None or not getattr(tokenizer, "is_fast", False):
         return [2 + (4 * sum(1 for t in doc if not t.is_space)) // 3 for doc in docs]
     spans = doc_spans(get_spans, docs)
-    texts = [span.text for spans_of_doc in spans for span in spans_of_doc]
-    if not texts:
+    flat = [span for spans_of_doc in spans for span in spans_of_doc]
+    if not flat:
         return [0] * len(docs)
-    encoded = tokenizer(
-        texts,
-        add_special_tokens=True,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-        truncation=False,
-        verbose=False,
-    )
-    lengths = [len(ids) for ids in encoded["input_ids"]]
+    if cache is not None:
+        lengths = cache.count(tokenizer, flat)
+    else:
+        encoded = tokenizer(
+            [span.text for span in flat],
+            add_special_tokens=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            truncation=False,
+            verbose=False,
+        )
+        lengths = [len(ids) for ids in encoded["input_ids"]]
     counts: list[int] = []
     start = 0
     for spans_of_doc in spans:
@@ -77,16 +87,19 @@ def window_size(window: int, limit: int) -> int:
 
 
 def plan_spans(
-    backend: str, tokenizer: Any, spans: Sequence[Span], window: int, attrs: dict[str, Any]
+    backend: str,
+    tokenizer: Any,
+    spans: Sequence[Span],
+    window: int,
+    attrs: dict[str, Any],
+    cache: PieceCache | None = None,
 ) -> WindowPlan:
     """The windows of ``spans`` under the backend's ``stride`` / ``truncate`` settings
-    (``attrs``), with the counted warning when ``truncate`` dropped wordpieces."""
-    plan = plan_windows(
-        tokenizer,
-        spans,
-        window=window,
-        stride=int(attrs["stride"]),
-        truncate=bool(attrs["truncate"]),
+    (``attrs``), with the counted warning when ``truncate`` dropped wordpieces. Spans that
+    :func:`count_pieces` tokenized into ``cache`` are not tokenized again."""
+    pieces = tokenize_spans(tokenizer, spans) if cache is None else cache.tokenize(tokenizer, spans)
+    plan = layout(
+        pieces, window, int(attrs["stride"]), bool(attrs["truncate"]), tokenizer.pad_token_id
     )
     warn_if_truncated(backend, plan, len(spans), window)
     return plan

@@ -51,51 +51,51 @@ def align_batch(
     so a zero-width piece (or one outside its span) aligns to nothing.
     """
     _check_batch(spans, piece_offsets, max_length, doc_lengths)
-    n_tokens_total = int(sum(doc_lengths))
-    token_parts: list[_Index] = []
-    row_parts: list[_Index] = []
-    span_index = 0
-    token_offset = 0
-    for doc_spans, n_tokens in zip(spans, doc_lengths):
-        n_spans = len(doc_spans)
-        if n_spans:
-            doc = doc_spans[0].doc
-            tokens, rows = _align_doc(
-                doc,
-                doc_spans,
-                piece_offsets[span_index : span_index + n_spans],
-                span_index,
-                max_length,
-            )
-            token_parts.append(tokens + token_offset)
-            row_parts.append(rows)
-        span_index += n_spans
-        token_offset += int(n_tokens)
-    return _pairs_to_ragged(token_parts, row_parts, n_tokens_total)
-
-
-def _align_doc(
-    doc: Doc,
-    doc_spans: Sequence[Span],
-    offsets: Sequence[Ints2d],
-    first_span: int,
-    max_length: int,
-) -> tuple[_Index, _Index]:
-    """(token index, row) pairs of one doc, found with two binary searches per piece."""
-    starts, ends, rows = _doc_pieces(doc_spans, offsets, first_span, max_length)
-    if not len(doc) or not len(starts):
-        return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="int64")
-    real, tok_start, tok_end = _visible_tokens(doc)
-    # Tokens never overlap and come in text order, so both bounds are sorted: the tokens a piece
-    # [a, b) overlaps are those with end > a and start < b, a contiguous range.
-    first = numpy.searchsorted(tok_end, starts, side="right")
-    last = numpy.searchsorted(tok_start, ends, side="left")
+    tokens, starts, ends, bounds = _batch_tokens(spans, doc_lengths)
+    a, b, rows = _batch_pieces(piece_offsets, bounds, max_length)
+    # Every doc's characters sit past the previous doc's (see _batch_tokens), and tokens never
+    # overlap and come in text order, so both bounds are sorted across the whole batch: the
+    # tokens a piece [a, b) overlaps are those with end > a and start < b, a contiguous range,
+    # found for every piece of the batch with two binary searches.
+    first = numpy.searchsorted(ends, a, side="right")
+    last = numpy.searchsorted(starts, b, side="left")
     counts = numpy.maximum(last - first, 0)
     total = int(counts.sum())
     pair_rows = numpy.repeat(rows, counts)
     group_starts = numpy.repeat(offsets_from_lengths(counts)[:-1], counts)
     pair_pos = numpy.repeat(first, counts) + (numpy.arange(total) - group_starts)
-    return real[pair_pos], pair_rows
+    return _pairs_to_ragged([tokens[pair_pos]], [pair_rows], int(sum(doc_lengths)))
+
+
+def _batch_tokens(
+    spans: Sequence[Sequence[Span]], doc_lengths: Sequence[int]
+) -> tuple[_Index, _Index, _Index, _Index]:
+    """The batch's visible tokens (index in the batch, start and end character) and each
+    span's start, end and shift, with every doc's characters moved by its shift past the
+    previous doc's (one character of gap), so that no piece of one doc overlaps a token of
+    another."""
+    index: list[_Index] = []
+    starts: list[_Index] = []
+    ends: list[_Index] = []
+    bounds: list[tuple[int, int, int]] = []
+    token_offset = shift = 0
+    for doc_spans, n_tokens in zip(spans, doc_lengths):
+        if doc_spans:
+            real, tok_start, tok_end = _visible_tokens(doc_spans[0].doc)
+            index.append(real + token_offset)
+            starts.append(tok_start + shift)
+            ends.append(tok_end + shift)
+            bounds.extend((s.start_char + shift, s.end_char + shift, shift) for s in doc_spans)
+            extent = max(int(tok_end[-1]) if len(tok_end) else 0, *(s.end_char for s in doc_spans))
+            shift += extent + 1
+        token_offset += int(n_tokens)
+    empty = numpy.zeros((0,), dtype="int64")
+    return (
+        numpy.concatenate(index) if index else empty,
+        numpy.concatenate(starts) if starts else empty,
+        numpy.concatenate(ends) if ends else empty,
+        numpy.asarray(bounds, dtype="int64").reshape((-1, 3)),
+    )
 
 
 def _visible_tokens(doc: Doc) -> tuple[_Index, _Index, _Index]:
@@ -119,13 +119,11 @@ def _visible_tokens(doc: Doc) -> tuple[_Index, _Index, _Index]:
     return real, starts, starts + attrs[real, 1].astype("int64")
 
 
-def _doc_pieces(
-    doc_spans: Sequence[Span],
-    offsets: Sequence[Ints2d],
-    first_span: int,
-    max_length: int,
+def _batch_pieces(
+    offsets: Sequence[Ints2d], bounds: _Index, max_length: int
 ) -> tuple[_Index, _Index, _Index]:
-    """Every real piece of a doc's spans: start, end (clipped to its span) and batch row."""
+    """Every real piece of the batch: start, end (moved with its doc by the shift in
+    ``bounds``, and clipped to its span) and batch row."""
     arrays = [numpy.asarray(to_numpy(o), dtype="int64").reshape((-1, 2)) for o in offsets]
     counts = numpy.asarray([len(a) for a in arrays], dtype="int64")
     total = int(counts.sum())
@@ -133,15 +131,15 @@ def _doc_pieces(
         empty = numpy.zeros((0,), dtype="int64")
         return empty, empty, empty
     pieces = numpy.concatenate(arrays)
-    bounds = numpy.asarray([(s.start_char, s.end_char) for s in doc_spans], dtype="int64")
     span_of = numpy.repeat(numpy.arange(len(arrays)), counts)
     position = numpy.arange(total) - numpy.repeat(offsets_from_lengths(counts)[:-1], counts)
+    shift = bounds[span_of, 2]
     # Clip to the span: a tokenizer that reports a piece reaching past its span's text must not
     # pull tokens outside the span into it.
-    a = numpy.maximum(pieces[:, 0], bounds[span_of, 0])
-    b = numpy.minimum(pieces[:, 1], bounds[span_of, 1])
+    a = numpy.maximum(pieces[:, 0] + shift, bounds[span_of, 0])
+    b = numpy.minimum(pieces[:, 1] + shift, bounds[span_of, 1])
     keep = numpy.flatnonzero((pieces[:, 0] >= 0) & (b > a))
-    rows = (first_span + span_of[keep]) * max_length + position[keep]
+    rows = span_of[keep] * max_length + position[keep]
     return a[keep], b[keep], rows
 
 

@@ -218,6 +218,24 @@ def test_predict_builds_no_autograd_graph(bert_dir: Path) -> None:
     assert seen == [(True, False), (False, True)]
 
 
+def test_predict_runs_in_eval_mode_and_training_in_train_mode(bert_dir: Path) -> None:
+    """predict leaves the model in eval mode (switching costs a walk over every submodule), so
+    an update after it must still see dropout on: begin_update switches back."""
+    model = build(bert_dir)
+    transformer = model.shims[0].transformer
+    seen: list[bool] = []
+    handle = transformer.register_forward_hook(lambda module, *args: seen.append(module.training))
+    try:
+        model.begin_update([NLP(SHORT)])
+        model.predict([NLP(SHORT)])
+        model.predict([NLP(SHORT)])
+        model.begin_update([NLP(SHORT)])
+        model.predict([NLP(SHORT)])
+    finally:
+        handle.remove()
+    assert seen == [True, False, False, True, False]
+
+
 def test_missing_model_says_where_it_looked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

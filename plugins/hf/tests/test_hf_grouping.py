@@ -117,3 +117,40 @@ def test_grouped_gradients_match_each_window_alone(bert_dir: Path) -> None:
             continue
         scale = float(p.grad.abs().max()) + 1e-6
         assert float((grouped[name] - p.grad).abs().max()) <= 1e-4 * scale + 1e-6, name
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=30), min_size=1, max_size=14),
+    cap=st.integers(min_value=1, max_value=200),
+)
+def test_no_cpu_call_computes_more_than_the_cap_and_outputs_do_not_change(
+    bert_dir: Path, lengths: list[int], cap: int
+) -> None:
+    import trf_hf.runner as runner_module
+
+    _, model = load_reference(bert_dir)
+    inputs = _inputs(lengths, int(model.config.vocab_size), seed=len(lengths))
+    calls: list[tuple[int, ...]] = []
+    handle = model.register_forward_pre_hook(
+        lambda m, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    runner = SpanRunner(model).eval()
+    saved = runner_module.CPU_CALL_PIECES
+    try:
+        with torch.enable_grad():  # as in training: no packing, every window in length groups
+            runner_module.CPU_CALL_PIECES = 10**9
+            whole = runner(**inputs, output_hidden_states=True, output_attentions=False)
+            calls.clear()
+            runner_module.CPU_CALL_PIECES = cap
+            capped = runner(**inputs, output_hidden_states=True, output_attentions=False)
+    finally:
+        runner_module.CPU_CALL_PIECES = saved
+        handle.remove()
+    for n, width in calls:
+        assert n * width <= cap or n == 1  # a window wider than the cap runs alone
+    assert sum(n for n, _ in calls) == len(lengths)
+    for key in ("last_hidden_state", "pooler_output"):
+        assert torch.allclose(whole[key].detach(), capped[key].detach(), atol=1e-5)
+    for a, b in zip(whole["hidden_states"], capped["hidden_states"]):
+        assert torch.allclose(a.detach(), b.detach(), atol=1e-5)

@@ -21,7 +21,14 @@ from test_hf_grouping import _inputs
 
 torch = pytest.importorskip("torch")
 
-from trf_hf.packing import ROW_PIECES, pack_rows, packing_mode  # noqa: E402
+from trf_hf.packing import (  # noqa: E402
+    ATTENTION_COST,
+    ROW_PIECES,
+    PackedRows,
+    pack_rows,
+    pack_tight,
+    packing_mode,
+)
 from trf_hf.runner import SpanRunner  # noqa: E402
 
 
@@ -42,6 +49,59 @@ def test_pack_rows_places_every_window_once_without_overlap(lengths: list[int]) 
     # first fit: no two rows would fit in one
     fills = sorted(packed.fill)
     assert len(fills) < 2 or fills[0] + fills[1] > ROW_PIECES
+
+
+def _assert_valid(packed: PackedRows, lengths: list[int], max_width: int) -> None:
+    """Every window once, end to end in its row from column 0, no row over ``max_width``."""
+    assert len(packed.rows) == len(packed.starts) == len(lengths)
+    assert all(0 < fill <= max_width for fill in packed.fill)
+    by_row: dict[int, list[tuple[int, int]]] = {}
+    for i, n in enumerate(lengths):
+        by_row.setdefault(packed.rows[i], []).append((packed.starts[i], packed.starts[i] + n))
+    assert sorted(by_row) == list(range(len(packed.fill)))  # no empty row
+    for row, extents in by_row.items():
+        extents.sort()
+        assert extents[0][0] == 0
+        for (_, end), (start, _) in pairwise(extents):
+            assert start == end
+        assert extents[-1][1] == packed.fill[row]
+
+
+def _estimated_cost(packed: PackedRows) -> float:
+    width = max(packed.fill, default=0)
+    return len(packed.fill) * width * (1 + ATTENTION_COST * width)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=ROW_PIECES), max_size=80),
+    st.sampled_from([ROW_PIECES, 64, 200]),
+)
+def test_pack_tight_is_a_valid_packing_never_costlier_than_first_fit(
+    lengths: list[int], max_width: int
+) -> None:
+    lengths = [min(n, max_width) for n in lengths]
+    packed = pack_tight(lengths, max_width)
+    _assert_valid(packed, lengths, max_width)
+    if lengths:
+        assert _estimated_cost(packed) <= _estimated_cost(pack_rows(lengths, max_width))
+
+
+def test_pack_tight_narrows_rows_for_windows_of_similar_length() -> None:
+    # 64 windows of 40 to 47 pieces, as a length-sorted batch of sentences gives: first fit at
+    # 128 puts two in a row (up to 94 wide, 32 rows); attention in rows of 128 for each piece
+    # is what the narrower rows save, and the tails they leave are smaller.
+    lengths = [40 + i % 8 for i in range(64)]
+    tight, first_fit = pack_tight(lengths, ROW_PIECES), pack_rows(lengths, ROW_PIECES)
+    real = sum(lengths)
+    assert len(tight.fill) * max(tight.fill) <= len(first_fit.fill) * max(first_fit.fill)
+    assert len(tight.fill) * max(tight.fill) < 1.05 * real
+    assert _estimated_cost(tight) < _estimated_cost(first_fit)
+
+
+def test_pack_tight_refuses_a_window_longer_than_a_row() -> None:
+    with pytest.raises(ValueError, match="more than a row"):
+        pack_tight([3, ROW_PIECES + 1], ROW_PIECES)
 
 
 def test_pack_rows_refuses_a_window_longer_than_a_row() -> None:
@@ -111,3 +171,41 @@ def test_a_model_that_cannot_pack_is_detected_and_runs_unpacked(bert_dir: Path) 
             **inputs, output_hidden_states=False, output_attentions=False
         )
     assert torch.allclose(out["last_hidden_state"], expected["last_hidden_state"], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "lengths", [[3, 5, 4, 17, 18, 20, 24, 30, 31, 9], [17, 18, 20, 24, 30, 31, 9], [12, 30]]
+)
+def test_long_windows_run_in_near_exact_groups_at_inference(
+    bert_dir: Path, lengths: list[int]
+) -> None:
+    """At inference, windows too long to pack pad at most a sixteenth of their length, beside
+    packed ones or not (the default groups, up to half the shortest, padded 300-word documents
+    by 18%)."""
+    import trf_hf.runner as runner_module
+    from trf_hf.runner import LONG_SLACK
+
+    _, model = load_reference(bert_dir)
+    calls: list[tuple[int, int, int]] = []  # (rows, width, real pieces) of each unpacked call
+
+    def record(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        if "position_ids" not in kwargs:  # packed rows carry their own positions
+            mask = kwargs["attention_mask"]
+            calls.append((*kwargs["input_ids"].shape, int(mask.sum())))
+
+    assert packing_mode(model) in (3, 4)  # probed before recording
+    inputs = _inputs(lengths, int(model.config.vocab_size), seed=5)
+    saved = runner_module.ROW_PIECES
+    try:
+        runner_module.ROW_PIECES = 8  # the tiny model's windows are short: call 9+ "long"
+        handle = model.register_forward_pre_hook(record, with_kwargs=True)
+        with torch.inference_mode():
+            SpanRunner(model).eval()(**inputs, output_hidden_states=False, output_attentions=False)
+        handle.remove()
+        _check_against_alone(model, lengths, seed=5)
+    finally:
+        runner_module.ROW_PIECES = saved
+    long_windows = [n for n in lengths if n > 8]
+    assert sum(rows for rows, _, _ in calls) == len(long_windows)
+    for rows, width, real in calls:
+        assert rows * width - real <= LONG_SLACK[0] * real

@@ -20,7 +20,9 @@ from thinc.shims import Shim
 from thinc.types import ArgsKwargs, Ragged
 
 from trf_core.component.listeners import listener_attrs
+from trf_core.component.piece_cache import PieceCache
 from trf_core.component.wordpiece_backend import (
+    PIECE_CACHE,
     count_pieces,
     doc_spans,
     empty_batch,
@@ -234,6 +236,7 @@ def build_hf_backend(
                 from_disk="from_disk_dir",
             ),
             contract.COUNT_PIECES: _count_pieces,
+            PIECE_CACHE: PieceCache(),
             **listener_attrs(),
         },
     )
@@ -252,7 +255,8 @@ def _count_pieces(model: BackendModel, docs: list[Doc]) -> list[int]:
     grouping by a guess from token counts pads batches more than grouping by exact counts.
     Slow tokenizers, or a backend not loaded yet, get the guess.
     """
-    return count_pieces(_hf_shim(model).tokenizer, model.attrs["get_spans"], docs)
+    shim = _hf_shim(model)
+    return count_pieces(shim.tokenizer, model.attrs["get_spans"], docs, model.attrs[PIECE_CACHE])
 
 
 def get_shim(model: BackendModel) -> HFBackendShim:
@@ -302,7 +306,9 @@ def _forward(
     flat_spans = [span for doc_spans in spans for span in doc_spans]
     if not flat_spans:
         return _empty_batch(model, shim, spans, doc_lengths), lambda d_docs: []
-    plan = plan_spans("trf-hf", shim.tokenizer, flat_spans, _window_size(model, shim), model.attrs)
+    window = _window_size(model, shim)
+    cache = model.attrs[PIECE_CACHE]
+    plan = plan_spans("trf-hf", shim.tokenizer, flat_spans, window, model.attrs, cache)
     inputs = _torch_inputs(model, shim, plan)
     output, torch_backprop = shim(inputs, is_train)
     model_output, torch_tensors = _model_output(model, output)

@@ -3,11 +3,12 @@
 Running windows of mixed lengths in one padded call computes every padding position; cutting
 them into groups of exactly one length computes none but makes many small calls, each with a
 fixed cost and small matrix products. Packing does neither: short windows are laid end to end
-in rows of :data:`ROW_PIECES` pieces, each with its own positions (0, 1, ... as if it ran alone)
-and a block-diagonal attention mask, so no window attends to another's pieces. Every window's
+in rows of at most :data:`ROW_PIECES` pieces (as wide as :func:`pack_tight` finds cheapest),
+each with its own positions (0, 1, ... as if it ran alone) and a block-diagonal attention mask,
+so no window attends to another's pieces. Every window's
 outputs equal the model run on it alone (to float rounding); the rows' only extra work is the
-attention between pieces of one row that the mask then discards, small next to the linear layers
-at this row length (for MiniLM, 384 wide, about ``ROW_PIECES / (12 * 384)``, under 3%).
+attention between pieces of one row that the mask then discards, which grows with the row's
+width (:data:`ATTENTION_COST`): a reason to keep rows narrow where the lengths allow.
 
 Whether a model honours custom positions and a 4D (transformers 5) or 3D (transformers 4) mask
 is not declared anywhere, so :func:`packing_mode` probes it once per model: a packed row of two
@@ -20,13 +21,22 @@ tests compare window by window.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-__all__ = ["ROW_PIECES", "PackedRows", "pack_rows", "packing_mode", "run_packed"]
+__all__ = [
+    "ATTENTION_COST",
+    "ROW_PIECES",
+    "PackedRows",
+    "pack_rows",
+    "pack_tight",
+    "packing_mode",
+    "run_packed",
+]
 
 ROW_PIECES = 128
 """Pieces per packed row; windows longer than this are not packed (they run in length groups)."""
@@ -66,6 +76,71 @@ def pack_rows(lengths: Sequence[int], capacity: int) -> PackedRows:
         rows[i], starts[i] = r, fill[r]
         fill[r] += n
     return PackedRows(rows=rows, starts=starts, fill=fill)
+
+
+ATTENTION_COST = 0.001
+"""What one piece of row width adds to a position's cost, relative to its linear layers.
+
+A packed row computes attention between all its pieces (the mask discards the cross-window
+part afterwards), so a position in a row ``w`` wide costs about ``1 + ATTENTION_COST * w``.
+On paper this is ``1 / (2 * hidden + intermediate)`` (MiniLM: 1 / 2,304); masked attention
+runs less efficiently than the linear layers' matrix products, and with MiniLM on a 2-core CPU it
+took 15% of the linear layers' time in rows of 128 (``py-spy`` on ``nlp.pipe``): about 0.001.
+"""
+
+_ROWS_PER_WIDTH = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+def pack_tight(lengths: Sequence[int], max_width: int) -> PackedRows:
+    """Windows into rows of at most ``max_width`` pieces, at the least estimated model cost.
+
+    A packed batch computes ``rows * width`` positions, each costing more in a wider row (see
+    :data:`ATTENTION_COST`). ``Transformer.pipe`` hands the backend batches of docs of similar
+    length, which rows of the full width fit badly (windows of 45 to 50 pieces fill rows of 128
+    only to 90-100), and every position's attention spans its row's whole width. So a few row
+    counts are tried (``m`` windows a row for small ``m``, and the fewest rows the total needs
+    at widths up to ``max_width``); for each, the windows are laid longest first, each at the
+    end of the emptiest row (LPT scheduling, which keeps the fullest row, the batch's width,
+    close to the mean), and the cheapest packing wins. First-fit decreasing at ``max_width``
+    (:func:`pack_rows`) is a candidate too, so the estimate is never worse than that packing's.
+    """
+    if not lengths:
+        return PackedRows(rows=[], starts=[], fill=[])
+    sizes = [int(n) for n in lengths]
+    longest, total = max(sizes), sum(sizes)
+    if longest > max_width:
+        raise ValueError(f"a window holds {longest} pieces, more than a row's {max_width}")
+    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], i))
+    best = pack_rows(sizes, max_width)
+    # Row counts to try: m windows a row (similar lengths), or as few rows as widths allow.
+    counts = {-(-len(sizes) // m) for m in _ROWS_PER_WIDTH}
+    counts |= {-(-total // (longest * m)) for m in _ROWS_PER_WIDTH if longest * m <= max_width}
+    counts |= {-(-total // max_width) + extra for extra in (0, 1)}
+    for n_rows in sorted(counts):
+        packed = _longest_first(sizes, order, n_rows)
+        if max(packed.fill) <= max_width and _cost(packed) < _cost(best):
+            best = packed
+    return best
+
+
+def _longest_first(sizes: list[int], order: list[int], n_rows: int) -> PackedRows:
+    """LPT: each window, longest first, at the end of the row holding the fewest pieces."""
+    heap = [(0, r) for r in range(min(n_rows, len(sizes)))]
+    rows = [0] * len(sizes)
+    starts = [0] * len(sizes)
+    fill = [0] * len(heap)
+    for i in order:
+        used, r = heapq.heappop(heap)
+        rows[i], starts[i] = r, used
+        fill[r] = used + sizes[i]
+        heapq.heappush(heap, (fill[r], r))
+    return PackedRows(rows=rows, starts=starts, fill=fill)
+
+
+def _cost(packed: PackedRows) -> float:
+    """A packed batch's estimated model cost: positions computed, weighted by row width."""
+    width = max(packed.fill, default=0)
+    return len(packed.fill) * width * (1.0 + ATTENTION_COST * width)
 
 
 def _position_offset(transformer: Any) -> int:
@@ -146,7 +221,7 @@ def run_packed(
     ``pooler_output`` is the model's pooler applied to each window's own first piece, as a run
     of the window alone gives it (the packed row's pooler would only see its first window).
     """
-    packed = pack_rows(lengths, ROW_PIECES)
+    packed = pack_tight(lengths, ROW_PIECES)
     inputs, index = _packed_inputs(
         input_ids, token_type_ids, lengths, packed, _position_offset(transformer), mask_dims
     )

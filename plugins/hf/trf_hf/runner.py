@@ -24,7 +24,28 @@ from trf_core.component.windowing import length_groups
 
 from .packing import ROW_PIECES, packing_mode, run_packed
 
-__all__ = ["HFShim", "SpanRunner"]
+__all__ = ["CPU_CALL_PIECES", "LONG_SLACK", "HFShim", "SpanRunner"]
+
+LONG_SLACK = (1 / 16, 0)
+"""At inference, how much longer than its shortest a group of windows longer than
+:data:`~trf_hf.packing.ROW_PIECES` may hold (``length_groups``' ``slack`` and ``min_slack``).
+
+A call of one window of more than :data:`~trf_hf.packing.ROW_PIECES` pieces costs little beyond
+its compute, so these groups stay within a sixteenth of their length: documents of 300 words
+(one window of about 400 pieces each) computed 18% padding in the default groups (up to half
+the shortest, at least 16 pieces), which training and unpacked models keep (a backward pass per
+call; many calls of short windows).
+"""
+
+CPU_CALL_PIECES = 4096
+"""On a CPU, at most this many positions (windows x width) go into one length-group call.
+
+Long documents came in calls of 9 to 12 windows of 512 (batches of 2 docs of about 1,300
+pieces, whose windows overlap); this keeps them to the 8 a call of the zero-padding limit holds.
+On the idle machine it measured neither faster nor slower (long docs 0.85x the limit with it,
+0.86x before; bench/README.md). On a GPU larger calls pay, so there the batch runs as it comes.
+Packed rows (short windows) are not cut: a batch's are at most ``batch_size`` short windows.
+"""
 
 
 class SpanRunner(torch.nn.Module):  # type: ignore[misc]
@@ -90,21 +111,20 @@ def _run_grouped(
     """
     window_width = int(input_ids.shape[1])
     lengths = [int(n) for n in attention_mask.sum(dim=1).tolist()]
-    groups = length_groups(lengths)
     kwargs: dict[str, Any] = {"output_hidden_states": output_hidden_states, "return_dict": True}
     if output_attentions:
         kwargs["output_attentions"] = True
     packed = _packed_part(transformer, input_ids, token_type_ids, lengths, kwargs)
+    short = packed[1] if packed is not None else []
+    cap = CPU_CALL_PIECES if input_ids.device.type == "cpu" else None
+    groups = _groups(lengths, set(short), cap, inference=not torch.is_grad_enabled())
     if packed is not None:
-        part, short = packed
-        rest = [i for i in range(len(lengths)) if lengths[i] > ROW_PIECES]
-        groups = [short, *([rest[j] for j in g] for g in length_groups([lengths[i] for i in rest]))]
-        parts: list[Any] = [part]
+        parts: list[Any] = [packed[0]]
         parts.extend(
             _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, g, kwargs)
-            for g in groups[1:]
+            for g in groups
         )
-        return _merged(parts, groups, window_width, input_ids.device, kwargs)
+        return _merged(parts, [short, *groups], window_width, input_ids.device, kwargs)
     if len(groups) == 1 and max(lengths, default=0) == window_width:
         # One group, nothing to cut: call the model once on the batch as it is.
         if token_type_ids is not None:
@@ -121,6 +141,31 @@ def _run_grouped(
         for group in groups
     ]
     return _merged(parts, groups, window_width, input_ids.device, kwargs)
+
+
+def _groups(
+    lengths: list[int], packed: set[int], cap: int | None, inference: bool
+) -> list[list[int]]:
+    """Length groups of the windows not ``packed``, none over ``cap`` positions; at inference
+    the windows longer than :data:`~trf_hf.packing.ROW_PIECES` in :data:`LONG_SLACK` groups."""
+    rest = [i for i in range(len(lengths)) if i not in packed]
+    long_ = [i for i in rest if inference and lengths[i] > ROW_PIECES]
+    loose = [i for i in rest if not (inference and lengths[i] > ROW_PIECES)]
+    groups = [[loose[j] for j in g] for g in length_groups([lengths[i] for i in loose])]
+    tight = length_groups([lengths[i] for i in long_], *LONG_SLACK)
+    groups += [[long_[j] for j in g] for g in tight]
+    return _capped(groups, lengths, cap)
+
+
+def _capped(groups: list[list[int]], lengths: list[int], cap: int | None) -> list[list[int]]:
+    """Groups cut so that no call computes more than ``cap`` positions (windows x width)."""
+    if cap is None:
+        return groups
+    out: list[list[int]] = []
+    for group in groups:
+        step = max(1, cap // max(1, max(lengths[i] for i in group)))
+        out.extend(group[k : k + step] for k in range(0, len(group), step))
+    return out
 
 
 def _call_group(
@@ -277,12 +322,16 @@ def _reassemble_attention(
 
 
 class HFShim(PyTorchShim):  # type: ignore[misc]
-    """thinc's PyTorch shim, predicting under ``torch.inference_mode``: no autograd graph."""
+    """thinc's PyTorch shim, predicting under ``torch.inference_mode``: no autograd graph.
+
+    The model is put in eval mode only when it is not there already, and left there:
+    ``begin_update`` puts it back in training mode itself. thinc's shim switches modes both ways
+    on every call, which walks every submodule twice a batch (about 1% of ``nlp.pipe``).
+    """
 
     def predict(self, inputs: ArgsKwargs) -> Any:
-        self._model.eval()
+        if self._model.training:
+            self._model.eval()
         with torch.inference_mode():
             with torch.autocast(device_type="cuda", enabled=self._mixed_precision):
-                outputs = self._model(*inputs.args, **inputs.kwargs)
-        self._model.train()
-        return outputs
+                return self._model(*inputs.args, **inputs.kwargs)

@@ -19,7 +19,9 @@ from thinc.api import Model
 from thinc.types import Ints2d
 
 from trf_core.component.listeners import listener_attrs
+from trf_core.component.piece_cache import PieceCache
 from trf_core.component.wordpiece_backend import (
+    PIECE_CACHE,
     count_pieces,
     doc_spans,
     empty_batch,
@@ -199,6 +201,7 @@ def build_onnx_backend(
                 from_disk="from_disk_dir",
             ),
             contract.COUNT_PIECES: _count_pieces,
+            PIECE_CACHE: PieceCache(),
             **listener_attrs(),
             "onnx_state": OnnxState(str(name), intra_op_num_threads),
         },
@@ -213,7 +216,8 @@ def _state(model: BackendModel) -> OnnxState:
 
 def _count_pieces(model: BackendModel, docs: list[Doc]) -> list[int]:
     """Each doc's wordpieces, so ``Transformer.pipe`` groups docs by length."""
-    return count_pieces(_state(model).tokenizer, model.attrs["get_spans"], docs)
+    state, cache = _state(model), model.attrs[PIECE_CACHE]
+    return count_pieces(state.tokenizer, model.attrs["get_spans"], docs, cache)
 
 
 def get_state(model: BackendModel) -> OnnxState:
@@ -263,7 +267,8 @@ def _forward(
         )
         return empty, _no_backprop
     window = window_size(int(model.attrs["window"]), int(meta.max_length))
-    plan = plan_spans("trf-onnx", state.tokenizer, flat_spans, window, model.attrs)
+    cache = model.attrs[PIECE_CACHE]
+    plan = plan_spans("trf-onnx", state.tokenizer, flat_spans, window, model.attrs, cache)
     names = [LAST] + ([POOLED] if meta.has_pooler else [])
     if wants_hidden:
         names += [hidden_state_name(i) for i in range(meta.num_hidden_layers + 1)]
