@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 VENV="$VENV" bash examples/install.sh
-echo "== Training, scoring and reloading the pipeline (several minutes: 330 training steps on EWT)"
+echo "== Training, scoring and reloading the pipeline (several minutes: 400 training steps on EWT)"
 HF_HUB_OFFLINE=1 "$VENV/bin/python" examples/main_job.py "$@"
