@@ -1,10 +1,11 @@
 """Fine-tune only the top layers of a transformer: ``trainable_layers`` of ``TransformerModel.v3``.
 
-Why: on a CPU, backpropagating through every layer and stepping every weight (half of a small
-model's weights are its embedding table) is most of what a training step costs. With only the top
-``N`` layers trainable, torch records no graph below them, so the backward pass and the optimizer
-stop there, while the forward pass is unchanged. The lower layers and the embeddings are the
-most general part of a pretrained model, the part a short fine-tuning moves least usefully.
+Why: fine-tuning every weight means a backward pass through every layer, and a gradient and
+optimizer state for every weight (half of a small model's weights are its embedding table). With
+only the top ``N`` layers trainable, torch records no graph below them, so the backward pass, the
+gradients and the optimizer stop there, while the forward pass is unchanged; the lower layers and
+the embeddings, the most general part of a pretrained model, keep their pretrained weights. (On
+2 CPU cores the quickstart's steps got only about 10% faster: see docs/configuration.md.)
 
 Which parameters count as "below": the model's layer stack is its longest ``torch.nn.ModuleList``
 (``encoder.layer`` in BERT and RoBERTa, ``transformer.layer`` in DistilBERT, ``layers`` in
