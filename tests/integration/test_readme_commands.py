@@ -114,6 +114,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gold = list(DocBin().from_disk(corpus["train"]).get_docs(nlp.vocab))[:20]
     examples = [Example(nlp.make_doc(doc.text), doc) for doc in gold]
     nlp.initialize(lambda: examples)
+    (work / "training" / "quickstart").mkdir(parents=True)
     nlp.to_disk(work / "training" / "quickstart" / "model-best")
     assert spacy.load(work / "training" / "quickstart" / "model-best").pipe_names
     return work
