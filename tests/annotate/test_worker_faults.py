@@ -143,15 +143,21 @@ def reference(toy_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     return data, folder / "out"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_to_the_command_alone_stops_it_and_every_worker(
     toy_pipeline: Path, tmp_path: Path, reference: tuple[Path, Path], sig: int, code: int
 ) -> None:
     data, clean = reference
     out = tmp_path / "out"
+    # SIGINT at its default in the command, as a terminal gives it: a test runner started in the
+    # background inherits SIGINT ignored, which the command then rightly keeps ignoring.
     victim = subprocess.Popen(command(toy_pipeline, data, out, "--n-process", "2"),
                               env=environment(sleep=0.15), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)  # fmt: skip
+                              stderr=subprocess.PIPE, preexec_fn=_default_sigint)  # fmt: skip
     processes = workers_of(victim, 2)
     wait_for_shards(out, victim, 2)
     sent = time.monotonic()
