@@ -404,3 +404,38 @@ def test_a_pooler_that_changes_the_width_sets_the_heads_output_width():
     assert head.get_dim("nI") == 3 and head.get_dim("nO") == 6
     (empty,) = head.predict([TransformerData.empty(2)])  # no rows at all: still 6 wide
     assert empty.shape == (2, 6) and not empty.any()
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**16), head_kind=st.sampled_from(sorted(HEADS)))
+def test_half_precision_outputs_pool_like_their_float32_values(seed, head_kind):
+    rng = numpy.random.default_rng(seed)
+    data32 = [make_doc_data(rng, 2, 4, 3, [1, 0, 2, 3]), make_doc_data(rng, 1, 3, 3, [2, 1])]
+    data16 = [
+        TransformerData(
+            d.wordpieces, d.model_output.map_arrays(lambda a: a.astype("float16")), d.align
+        )
+        for d in data32
+    ]
+    for d in data32:  # the same values as the half-precision copy holds
+        d.model_output = d.model_output.map_arrays(lambda a: a.astype("float16").astype("float32"))
+    head = HEADS[head_kind](reduce_mean())
+    head.initialize()
+    for got, want in zip(head.predict(data16), head.predict(data32)):
+        assert got.dtype == numpy.float32
+        # Selecting (a mean or mix of layers) runs in half precision: its rounding only.
+        numpy.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
+
+
+def test_an_alignment_past_the_outputs_rows_is_named_not_read():
+    rng = numpy.random.default_rng(0)
+    data = make_doc_data(rng, 1, 4, 3, [1, 2])
+    bad = TransformerData(
+        data.wordpieces,
+        data.model_output,
+        Ragged(numpy.asarray([0, 1, 9], dtype="int32"), data.align.lengths),
+    )
+    head = last_layer_head(reduce_mean())
+    head.initialize()
+    with pytest.raises(ValueError, match=r"rows 0\.\.9.*4 rows.*inconsistent"):
+        head.predict([bad])

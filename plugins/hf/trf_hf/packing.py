@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from .reassembly import WindowPart
+
 __all__ = [
     "ATTENTION_COST",
     "ROW_PIECES",
@@ -159,7 +161,7 @@ def _packed_inputs(
     offset: int,
     mask_dims: int,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The packed model inputs, and for each window position its flat index in the rows."""
+    """The packed model inputs, and the flat row (row x width + column) each window starts at."""
     device = input_ids.device
     n_rows, width = len(packed.fill), max(packed.fill)
     window_width = int(input_ids.shape[1])
@@ -169,7 +171,8 @@ def _packed_inputs(
     real = columns[None, :] < length_t[:, None]
     row_t = torch.as_tensor(packed.rows, dtype=torch.long, device=device)
     start_t = torch.as_tensor(packed.starts, dtype=torch.long, device=device)
-    target = (row_t[:, None] * width + start_t[:, None] + columns[None, :])[real]
+    window_starts = row_t * width + start_t
+    target = (window_starts[:, None] + columns[None, :])[real]
     source = real.nonzero(as_tuple=True)
     ids = input_ids.new_zeros((n_rows * width,))
     ids[target] = input_ids[source]
@@ -195,17 +198,7 @@ def _packed_inputs(
         types = token_type_ids.new_zeros((n_rows * width,))
         types[target] = token_type_ids[source]
         inputs["token_type_ids"] = types.reshape(n_rows, width)
-    # window position -> packed flat index, padding -> one past the end (a zero row)
-    index = torch.full((len(lengths), window_width), n_rows * width, device=device)
-    index[source] = target
-    return inputs, index.reshape(-1)
-
-
-def _unpack(rows: torch.Tensor, index: torch.Tensor, n_windows: int) -> torch.Tensor:
-    """(rows, width, hidden) -> (windows, window_width, hidden), zeros at padding."""
-    hidden = rows.shape[-1]
-    flat = torch.cat([rows.reshape(-1, hidden), rows.new_zeros((1, hidden))], dim=0)
-    return flat.index_select(0, index).reshape(n_windows, -1, hidden)
+    return inputs, window_starts
 
 
 def run_packed(
@@ -215,32 +208,30 @@ def run_packed(
     lengths: Sequence[int],
     output_hidden_states: bool,
     mask_dims: int,
-) -> dict[str, Any]:
-    """Run windows (each at most :data:`ROW_PIECES` long) packed; outputs in window layout.
+) -> WindowPart:
+    """Run windows (each at most :data:`ROW_PIECES` long) packed; outputs flat, per window its
+    first row (``windows`` are ``0 .. len(lengths) - 1``: the caller names them).
 
-    ``pooler_output`` is the model's pooler applied to each window's own first piece, as a run
-    of the window alone gives it (the packed row's pooler would only see its first window).
+    ``pooled`` is the model's pooler applied to each window's own first piece, as a run of the
+    window alone gives it (the packed row's pooler would only see its first window).
     """
     packed = pack_tight(lengths, ROW_PIECES)
-    inputs, index = _packed_inputs(
+    inputs, starts = _packed_inputs(
         input_ids, token_type_ids, lengths, packed, _position_offset(transformer), mask_dims
     )
     out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
-    n = len(lengths)
-    last = _unpack(out.last_hidden_state, index, n)
+    hidden = int(out.last_hidden_state.shape[-1])
+    last = out.last_hidden_state.reshape(-1, hidden)
     pooler = getattr(transformer, "pooler", None)
     pooled = None
     if getattr(out, "pooler_output", None) is not None and pooler is not None:
-        pooled = pooler(last)
+        pooled = pooler(last.index_select(0, starts)[:, None, :])
     states = None
     if output_hidden_states:
-        states = tuple(_unpack(h, index, n) for h in out.hidden_states)
-    return {
-        "last_hidden_state": last,
-        "pooler_output": pooled,
-        "hidden_states": states,
-        "attentions": None,
-    }
+        states = tuple(h.reshape(-1, hidden) for h in out.hidden_states)
+    return WindowPart(
+        windows=list(range(len(lengths))), starts=starts, last=last, states=states, pooled=pooled
+    )
 
 
 def packing_mode(transformer: Any) -> int:
@@ -278,14 +269,15 @@ def _probe(transformer: Any, mask_dims: int) -> bool:
             got = run_packed(transformer, ids, None, _PROBE_LENGTHS, False, mask_dims)
             for k, n in enumerate(_PROBE_LENGTHS):
                 alone = transformer(input_ids=ids[k : k + 1, :n], return_dict=True)
-                diff = (got["last_hidden_state"][k, :n] - alone.last_hidden_state[0]).abs().max()
+                start = int(got.starts[k])
+                diff = (got.last[start : start + n] - alone.last_hidden_state[0]).abs().max()
                 if not float(diff) <= _PROBE_TOLERANCE:
                     return False
                 ref_pooled = getattr(alone, "pooler_output", None)
-                if (ref_pooled is None) != (got["pooler_output"] is None):
+                if (ref_pooled is None) != (got.pooled is None):
                     return False
-                if ref_pooled is not None:
-                    pdiff = (got["pooler_output"][k] - ref_pooled[0]).abs().max()
+                if ref_pooled is not None and got.pooled is not None:
+                    pdiff = (got.pooled[k] - ref_pooled[0]).abs().max()
                     if not float(pdiff) <= _PROBE_TOLERANCE:
                         return False
     finally:

@@ -1,19 +1,19 @@
 """The torch side: run the windows through the transformer and reassemble whole spans.
 
 Windows run in groups of similar length, each cut to its own longest window
-(:func:`trf_core.component.windowing.length_groups`): a batch of texts in file order would
+(:func:`trf_core.component.windowing.length_groups`), and short windows run packed
+(:mod:`trf_hf.packing`): a batch of texts in file order would
 otherwise spend most of its compute on padding (bench/bench_throughput.py measures
 how much).
 
-Reassembly is plain differentiable indexing, so autograd routes each span position's gradient
-back to the one window it was taken from, for the last hidden state and every hidden layer alike.
+Reassembly (:mod:`trf_hf.reassembly`) is plain differentiable indexing, so autograd routes each
+span position's gradient back to the one window it was taken from, for the last hidden state and
+every hidden layer alike.
 This module imports torch at module level; only the backend's build functions import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -23,6 +23,7 @@ from thinc.types import ArgsKwargs
 from trf_core.component.windowing import length_groups
 
 from .packing import ROW_PIECES, packing_mode, run_packed
+from .reassembly import WindowPart, gather_spans, mean_per_span, part_of_group, span_index
 
 __all__ = ["CPU_CALL_PIECES", "LONG_SLACK", "HFShim", "SpanRunner"]
 
@@ -68,7 +69,7 @@ class SpanRunner(torch.nn.Module):  # type: ignore[misc]
         output_hidden_states: bool,
         output_attentions: bool,
     ) -> dict[str, Any]:
-        out = _run_grouped(
+        parts = _run_parts(
             self.transformer,
             input_ids,
             attention_mask,
@@ -76,38 +77,43 @@ class SpanRunner(torch.nn.Module):  # type: ignore[misc]
             output_hidden_states,
             output_attentions,
         )
-        result: dict[str, Any] = {
-            "last_hidden_state": _reassemble(out["last_hidden_state"], gather, n_spans, span_width)
-        }
-        if out["pooler_output"] is not None:
-            result["pooler_output"] = _mean_per_span(out["pooler_output"], window_span, n_spans)
+        window_width = int(input_ids.shape[1])
+        index, padding = span_index(parts, gather, window_width)
+
+        def spans(flats: list[torch.Tensor]) -> torch.Tensor:
+            return gather_spans(flats, index, padding, n_spans, span_width)
+
+        result: dict[str, Any] = {"last_hidden_state": spans([p.last for p in parts])}
+        pooled = mean_per_span(parts, window_span, n_spans)
+        if pooled is not None:
+            result["pooler_output"] = pooled
         if output_hidden_states:
+            layers = [p.states or () for p in parts]
             result["hidden_states"] = tuple(
-                _reassemble(h, gather, n_spans, span_width) for h in out["hidden_states"]
+                spans([states[k] for states in layers]) for k in range(len(layers[0]))
             )
         if output_attentions:
             result["attentions"] = tuple(
                 _reassemble_attention(a, gather, window_columns, n_spans, span_width)
-                for a in out["attentions"]
+                for a in _attentions_in_order(parts, window_width, input_ids.device)
             )
         return result
 
 
-def _run_grouped(
+def _run_parts(
     transformer: Any,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     token_type_ids: torch.Tensor | None,
     output_hidden_states: bool,
     output_attentions: bool,
-) -> dict[str, Any]:
-    """Run the windows in length groups, each cut to its longest window, and put them back.
+) -> list[WindowPart]:
+    """Run the windows in length groups, each cut to its longest window (and the short ones
+    packed, at inference), one :class:`~trf_hf.reassembly.WindowPart` a call.
 
     The model's outputs at real positions do not depend on how much padding follows them, so
     running similar lengths together gives the same result as one call over the whole padded
-    batch while computing far less on mixed lengths. Outputs come back in the original window
-    order, zero at padding positions (never read: the gather skips them), and autograd routes
-    gradients through the padding and reordering to each group's call.
+    batch while computing far less on mixed lengths.
     """
     window_width = int(input_ids.shape[1])
     lengths = [int(n) for n in attention_mask.sum(dim=1).tolist()]
@@ -115,32 +121,21 @@ def _run_grouped(
     if output_attentions:
         kwargs["output_attentions"] = True
     packed = _packed_part(transformer, input_ids, token_type_ids, lengths, kwargs)
-    short = packed[1] if packed is not None else []
     cap = CPU_CALL_PIECES if input_ids.device.type == "cpu" else None
-    groups = _groups(lengths, set(short), cap, inference=not torch.is_grad_enabled())
-    if packed is not None:
-        parts: list[Any] = [packed[0]]
-        parts.extend(
-            _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, g, kwargs)
-            for g in groups
-        )
-        return _merged(parts, [short, *groups], window_width, input_ids.device, kwargs)
-    if len(groups) == 1 and max(lengths, default=0) == window_width:
+    short = set(packed.windows) if packed is not None else set()
+    groups = _groups(lengths, short, cap, inference=not torch.is_grad_enabled())
+    if packed is None and len(groups) == 1 and max(lengths, default=0) == window_width:
         # One group, nothing to cut: call the model once on the batch as it is.
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         out = transformer(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        return {
-            "last_hidden_state": out.last_hidden_state,
-            "pooler_output": getattr(out, "pooler_output", None),
-            "hidden_states": out.hidden_states if output_hidden_states else None,
-            "attentions": out.attentions if output_attentions else None,
-        }
-    parts = [
-        _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, group, kwargs)
-        for group in groups
-    ]
-    return _merged(parts, groups, window_width, input_ids.device, kwargs)
+        return [part_of_group(list(range(len(lengths))), out, window_width)]
+    parts = [] if packed is None else [packed]
+    parts.extend(
+        _call_group(transformer, input_ids, attention_mask, token_type_ids, lengths, g, kwargs)
+        for g in groups
+    )
+    return parts
 
 
 def _groups(
@@ -176,33 +171,19 @@ def _call_group(
     lengths: list[int],
     group: list[int],
     kwargs: dict[str, Any],
-) -> Any:
+) -> WindowPart:
     """The model on the windows ``group``, cut to the group's longest window."""
     index = torch.as_tensor(group, dtype=torch.long, device=input_ids.device)
     width = max(lengths[i] for i in group)
     call = dict(kwargs)
     if token_type_ids is not None:
         call["token_type_ids"] = token_type_ids.index_select(0, index)[:, :width]
-    return transformer(
+    out = transformer(
         input_ids=input_ids.index_select(0, index)[:, :width],
         attention_mask=attention_mask.index_select(0, index)[:, :width],
         **call,
     )
-
-
-def _merged(
-    parts: list[Any],
-    groups: list[list[int]],
-    window_width: int,
-    device: Any,
-    kwargs: dict[str, Any],
-) -> dict[str, Any]:
-    merged = _merge_groups(parts, groups, window_width, device)
-    if not kwargs.get("output_hidden_states"):
-        merged["hidden_states"] = None
-    if not kwargs.get("output_attentions"):
-        merged["attentions"] = None
-    return merged
+    return part_of_group(group, out, width)
 
 
 def _packed_part(
@@ -211,8 +192,8 @@ def _packed_part(
     token_type_ids: torch.Tensor | None,
     lengths: list[int],
     kwargs: dict[str, Any],
-) -> tuple[Any, list[int]] | None:
-    """The short windows run packed (:mod:`trf_hf.packing`), and which windows they are.
+) -> WindowPart | None:
+    """The short windows run packed (:mod:`trf_hf.packing`).
 
     None when packing does not apply: training (autograd graph), attentions asked for (a packed
     row's attention matrix is not a window's), fewer than two short windows, or a model the
@@ -229,7 +210,7 @@ def _packed_part(
     index = torch.as_tensor(short, dtype=torch.long, device=input_ids.device)
     width = max(lengths[i] for i in short)
     types = None if token_type_ids is None else token_type_ids.index_select(0, index)[:, :width]
-    out = run_packed(
+    part = run_packed(
         transformer,
         input_ids.index_select(0, index)[:, :width],
         types,
@@ -237,62 +218,32 @@ def _packed_part(
         bool(kwargs.get("output_hidden_states")),
         mode,
     )
-    return SimpleNamespace(**out), short
+    part.windows = short
+    return part
 
 
-def _merge_groups(
-    parts: list[Any], groups: list[list[int]], window_width: int, device: Any
-) -> dict[str, Any]:
-    """The groups' outputs padded back to ``window_width`` and put in the windows' order."""
-    order = [i for group in groups for i in group]
+def _attentions_in_order(
+    parts: list[WindowPart], window_width: int, device: Any
+) -> tuple[torch.Tensor, ...]:
+    """Per layer, the group calls' attentions padded to ``window_width`` in the windows' order:
+    ``(windows, heads, window_width, window_width)``. Only group calls run with attentions."""
+    order = [i for part in parts for i in part.windows]
     inverse = torch.empty(len(order), dtype=torch.long, device=device)
     inverse[torch.as_tensor(order, dtype=torch.long, device=device)] = torch.arange(
         len(order), device=device
     )
 
-    def merge(tensors: list[torch.Tensor], pad: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-        return torch.cat([pad(t) for t in tensors], dim=0).index_select(0, inverse)
-
-    def pad_rows(t: torch.Tensor) -> torch.Tensor:  # (g, w, width) -> (g, W, width)
-        return torch.nn.functional.pad(t, (0, 0, 0, window_width - t.shape[1]))
-
     def pad_square(t: torch.Tensor) -> torch.Tensor:  # (g, heads, w, w) -> (g, heads, W, W)
         extra = window_width - t.shape[-1]
         return torch.nn.functional.pad(t, (0, extra, 0, extra))
 
-    def merge_layers(name: str, pad: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-        layers = getattr(parts[0], name, None)
-        if layers is None:
-            return None
-        return tuple(merge([getattr(p, name)[k] for p in parts], pad) for k in range(len(layers)))
-
-    pooled: list[Any] = [getattr(p, "pooler_output", None) for p in parts]
-    return {
-        "last_hidden_state": merge([p.last_hidden_state for p in parts], pad_rows),
-        "pooler_output": None if pooled[0] is None else merge(pooled, lambda t: t),
-        "hidden_states": merge_layers("hidden_states", pad_rows),
-        "attentions": merge_layers("attentions", pad_square),
-    }
-
-
-def _reassemble(
-    windows: torch.Tensor, gather: torch.Tensor, n_spans: int, span_width: int
-) -> torch.Tensor:
-    """(windows, window_width, width) -> (spans, span_width, width); padding rows are zeros."""
-    width = windows.shape[-1]
-    rows = windows.reshape(-1, width)
-    rows = torch.cat([rows, rows.new_zeros((1, width))], dim=0)
-    index = torch.where(gather < 0, rows.shape[0] - 1, gather)
-    return rows.index_select(0, index).reshape(n_spans, span_width, width)
-
-
-def _mean_per_span(pooled: torch.Tensor, window_span: torch.Tensor, n_spans: int) -> torch.Tensor:
-    """A span's pooled output: the mean over its windows (the window itself when it fits)."""
-    if int(window_span.shape[0]) == n_spans:  # one window a span, in span order: nothing to mix
-        return pooled
-    total = pooled.new_zeros((n_spans, pooled.shape[-1])).index_add(0, window_span, pooled)
-    counts = torch.bincount(window_span, minlength=n_spans).to(pooled.dtype).clamp(min=1)
-    return total / counts[:, None]
+    layers = [part.attentions or () for part in parts]
+    return tuple(
+        torch.cat([pad_square(attentions[k]) for attentions in layers], dim=0).index_select(
+            0, inverse
+        )
+        for k in range(len(layers[0]))
+    )
 
 
 def _reassemble_attention(

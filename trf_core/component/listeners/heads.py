@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any, cast
 
+import numpy
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
@@ -89,20 +90,16 @@ def _head_forward(
     xp = ops.xp
     selected = [_select(model, doc_data) for doc_data in data]
     width = _check_width(model, {int(feat.shape[-1]) for feat, _ in selected if feat is not None})
-    rows = [
-        _token_rows(model, doc_data, feat, width) for doc_data, (feat, _) in zip(data, selected)
-    ]
+    indices = [_row_indices(doc_data, xp) for doc_data in data]
+    row_splits = offsets_from_lengths([int(i.shape[0]) for i in indices])
+    all_rows = _gather_token_rows(model, selected, indices, row_splits, width)
     lengths = [xp.asarray(d.align.lengths, dtype="int32").reshape((-1,)) for d in data]
-    all_rows = xp.concatenate(rows, axis=0) if rows else ops.alloc2f(0, width)
     all_lengths = xp.concatenate(lengths) if lengths else xp.zeros((0,), dtype="int32")
-    pooled, bp_pooled = pool_nonempty(
-        model.layers[0], Ragged(all_rows.astype("float32"), all_lengths), is_train
-    )
+    pooled, bp_pooled = pool_nonempty(model.layers[0], Ragged(all_rows, all_lengths), is_train)
     if not model.has_dim("nO"):
         model.set_dim("nO", int(pooled.shape[1]))
     token_splits = offsets_from_lengths([int(d.align.lengths.shape[0]) for d in data])
     outputs = [pooled[start:end] for start, end in pairwise(token_splits)]
-    row_splits = offsets_from_lengths([int(r.shape[0]) for r in rows])
 
     def backprop(d_outputs: list[Floats2d]) -> TensorGradients:
         if len(d_outputs) != len(data):
@@ -128,11 +125,48 @@ def _select(model: ListenerHead, doc_data: TransformerData) -> tuple[Any, Select
     return SELECTORS[model.attrs["select"]](model, doc_data.model_output)
 
 
-def _token_rows(model: ListenerHead, doc_data: TransformerData, feat: Any, width: int) -> Any:
-    """The selected array's rows each token aligns to, in token order, ``(n_rows, width)``."""
-    if feat is None or feat.size == 0:
-        return model.ops.alloc2f(0, width)
-    return feat.reshape((-1, width))[_row_indices(doc_data, model.ops.xp)]
+def _gather_token_rows(
+    model: ListenerHead,
+    selected: list[tuple[Any, SelectorBackprop | None]],
+    indices: list[Any],
+    row_splits: Any,
+    width: int,
+) -> Floats2d:
+    """Every doc's token rows (the selected array's rows each token aligns to, in token order),
+    written straight into one float32 ``(rows, width)`` array.
+
+    Gathering each doc's rows, concatenating them and casting to float32 would write every row
+    three times; the rows of a batch of long documents are tens of megabytes, and on a 2-core CPU
+    that fresh memory cost more than the pooling itself (bench/README.md, "Long documents").
+    """
+    ops = model.ops
+    xp = ops.xp
+    out = ops.alloc2f(int(row_splits[-1]), width, zeros=False)
+    for (feat, _), index, (start, end) in zip(selected, indices, pairwise(row_splits.tolist())):
+        if end == start:
+            continue
+        if feat is None or feat.size == 0:
+            raise ValueError(
+                f"a doc aligns {end - start} wordpiece rows to its tokens but has no "
+                "transformer output to read them from; its doc._.trf_data is inconsistent"
+            )
+        rows = feat.reshape((-1, width))
+        if xp is numpy and rows.dtype == out.dtype:
+            _check_rows_exist(index, int(rows.shape[0]))
+            # "clip" writes straight into ``out`` ("raise" buffers it: 3x slower); the bounds
+            # were checked just above.
+            numpy.take(rows, index, axis=0, out=cast(Any, out[start:end]), mode="clip")
+        else:
+            out[start:end] = rows[index]
+    return out
+
+
+def _check_rows_exist(index: Any, n_rows: int) -> None:
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= n_rows):
+        raise ValueError(
+            f"a doc's alignment points at wordpiece rows {int(index.min())}..{int(index.max())}, "
+            f"but its transformer output has {n_rows} rows; its doc._.trf_data is inconsistent"
+        )
 
 
 def _doc_gradients(
