@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 from ..contract import backend as contract
 from ..contract.data import FullTransformerBatch, TransformerData
 from ..contract.extensions import install_extensions
+from .allocator import keep_freed_memory
 from .batching import plan_batches
 from .listeners import TransformerListener
 from .retention import expect_readers
@@ -98,6 +99,7 @@ class Prediction(ComponentState):
 
     def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
         """Run the backend for inference (no gradient kept) and return the batch's output."""
+        keep_freed_memory()
         docs = list(docs)
         if not any(len(doc) for doc in docs):
             batch = FullTransformerBatch.empty(len(docs), self.model.ops.xp)

@@ -15,6 +15,7 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 from ..contract.data import FullTransformerBatch, TransformerData
 from ..contract.types import BackendBackprop, TensorGradients
 from ..plugins.requirements import record_requirements
+from .allocator import keep_freed_memory
 from .listeners import get_batch_id
 from .scaled_optimizer import scaled
 from .state import ComponentState, WeakNlp
@@ -48,6 +49,7 @@ class Training(ComponentState):
         runs without backprop and its weights never change. The loss recorded is the sum of
         squared gradients, as spaCy's tok2vec reports it.
         """
+        keep_freed_memory()
         if losses is None:
             losses = {}
         examples = list(examples)

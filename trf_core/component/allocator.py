@@ -1,0 +1,71 @@
+"""Keep freed memory in the process, so the next batch reuses it instead of faulting in new pages.
+
+Every batch allocates the same large arrays again: the model's activations (tens of megabytes a
+call), the outputs, the listeners' rows. glibc's malloc hands blocks over its mmap threshold
+(adaptive, at most 32 MB) straight back to the kernel when they are freed, and trims the heap's
+free top, so the next batch touches fresh pages and pays a page fault for each 4 KB: on the
+2-core benchmark machine about 500,000 faults per pass over 26 documents of 1,000 words, some 10%
+of the bare model's time (bench/README.md, "Long documents"). Raising the thresholds keeps those
+blocks for reuse: the model and the work around it ran 7% faster, and the process's peak memory
+grew 6% (bench/bench_throughput.py, long documents, with and without).
+
+This changes the whole process's allocator, so it happens once, the first time a transformer
+component runs, and only with glibc; ``TRF_CORE_KEEP_FREED_MEMORY=0`` (or calling
+:func:`keep_freed_memory` with ``enable=False`` first) leaves malloc as it is. Memory above
+:data:`TRIM_THRESHOLD` free at the top of the heap is still given back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import sys
+from typing import Any
+
+__all__ = ["ENV_VAR", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
+
+ENV_VAR = "TRF_CORE_KEEP_FREED_MEMORY"
+"""Set to ``0`` (or ``false``, ``no``, ``off``) to leave glibc's malloc at its defaults."""
+
+MMAP_THRESHOLD = 256 * 1024 * 1024
+"""Blocks up to this size come from the heap, where a freed block is reused, not unmapped."""
+
+TRIM_THRESHOLD = 512 * 1024 * 1024
+"""Free memory at the heap's top beyond this is returned to the kernel."""
+
+_M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
+_M_MMAP_THRESHOLD = -3
+
+_decided: bool | None = None
+
+
+def keep_freed_memory(enable: bool | None = None, libc: Any = None) -> bool:
+    """Raise glibc's mmap and trim thresholds once per process; return whether they are raised.
+
+    ``enable=None`` follows :data:`ENV_VAR` (on unless it says otherwise). The first call decides
+    for the process; later calls return that decision. ``libc`` is for tests: an object with a
+    ``mallopt(param, value)`` method, used instead of the C library.
+    """
+    global _decided
+    if _decided is not None:
+        return _decided
+    if enable is None:
+        enable = os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+    _decided = bool(enable) and _apply(libc)
+    return _decided
+
+
+def _apply(libc: Any) -> bool:
+    if libc is None:
+        if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+            return False
+        try:
+            libc = ctypes.CDLL(None)
+            libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        except (OSError, AttributeError):
+            return False
+    # The trim threshold first: setting either one also stops glibc adapting both.
+    trimmed = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    mapped = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    return bool(trimmed) and bool(mapped)
