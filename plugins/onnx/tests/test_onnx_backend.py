@@ -270,9 +270,10 @@ def test_count_pieces_counts_the_pieces_the_model_reads(toy_export: Path, texts:
 @settings(max_examples=15, deadline=None)
 @given(lengths=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=12))
 def test_grouped_runs_equal_one_padded_call(toy_export: Path, lengths: list[int]) -> None:
-    """Running windows in length groups gives what one call over the padded batch gives."""
+    """Running windows in length groups and gathering the spans from the calls' outputs gives
+    what one call over the padded batch, gathered by the plan, gives; padding positions zero."""
     from trf_onnx.backend import get_state
-    from trf_onnx.runtime import LAST, run_windows
+    from trf_onnx.runtime import LAST, reassemble, run_windows
 
     from trf_core.component.windowing import plan_windows
 
@@ -282,15 +283,20 @@ def test_grouped_runs_equal_one_padded_call(toy_export: Path, lengths: list[int]
     backend.initialize()
     state = get_state(backend)
     plan = plan_windows(state.tokenizer, spans, window=16, stride=0, truncate=False)
-    grouped = run_windows(state.session, plan, [LAST], with_type_ids=True)[LAST]
+    out = run_windows(state.session, plan, [LAST], with_type_ids=True)
+    rows, padding = out.span_rows(plan)
+    spans = reassemble(out, LAST, rows, padding, plan)
     feed = {
         "input_ids": plan.window_ids,
         "attention_mask": plan.window_mask,
         "token_type_ids": numpy.zeros_like(plan.window_ids),
     }
     (whole,) = state.session.run([LAST], feed)
-    real = plan.window_mask.astype(bool)
-    numpy.testing.assert_allclose(grouped[real], whole[real], atol=1e-5)
+    width = whole.shape[-1]
+    real = plan.gather >= 0
+    expected = numpy.zeros((plan.gather.shape[0], width), dtype="float32")
+    expected[real] = whole.reshape(-1, width)[plan.gather[real]]
+    numpy.testing.assert_allclose(spans.reshape(-1, width), expected, atol=1e-5)
 
 
 def test_importing_the_plugin_loads_no_runtime() -> None:

@@ -273,14 +273,17 @@ def _forward(
     if wants_hidden:
         names += [hidden_state_name(i) for i in range(meta.num_hidden_layers + 1)]
     out = run_windows(state.session, plan, names, "token_type_ids" in meta.input_names)
+    rows, padding = out.span_rows(plan)
     ops = model.ops
     model_output = ModelOutput()
-    model_output["last_hidden_state"] = ops.asarray3f(reassemble(out[LAST], plan))
+    model_output["last_hidden_state"] = ops.asarray3f(reassemble(out, LAST, rows, padding, plan))
     if meta.has_pooler:
-        model_output["pooler_output"] = ops.asarray2f(mean_per_span(out[POOLED], plan))
+        model_output["pooler_output"] = ops.asarray2f(mean_per_span(out, plan))
     if wants_hidden:
         model_output["hidden_states"] = tuple(
-            ops.asarray3f(reassemble(out[name], plan)) for name in names if name.startswith("h")
+            ops.asarray3f(reassemble(out, name, rows, padding, plan))
+            for name in names
+            if name.startswith("h")
         )
     batch = FullTransformerBatch(
         spans=spans,

@@ -10,6 +10,7 @@ a pipeline without hidden-state listeners never copies the inner layers out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy
@@ -39,19 +40,41 @@ def make_session(model: str | bytes, intra_op_num_threads: int = 0) -> Any:
     )
 
 
+@dataclass
+class WindowOutputs:
+    """The session's outputs for a batch's windows, as its calls gave them (no copy yet)."""
+
+    groups: list[list[int]]
+    """The windows each call ran, by their index in the plan."""
+    values: dict[str, list[numpy.ndarray]]
+    """Per output name, one array per call: ``(windows, call width, ...)`` (pooled: no width)."""
+    window_width: int
+
+    def span_rows(self, plan: WindowPlan) -> tuple[numpy.ndarray, numpy.ndarray | None]:
+        """For every span position, its row in the calls' outputs laid end to end (flat); and
+        which positions are padding (None when none is)."""
+        starts = numpy.empty(sum(len(g) for g in self.groups), dtype="int64")
+        offset = 0
+        for group, value in zip(self.groups, self.values[LAST]):
+            width = int(value.shape[1])
+            starts[group] = offset + numpy.arange(len(group), dtype="int64") * width
+            offset += len(group) * width
+        gather = plan.gather
+        padding = gather < 0
+        safe = numpy.where(padding, 0, gather)
+        rows = starts[safe // self.window_width] + safe % self.window_width
+        return rows, (padding if padding.any() else None)
+
+
 def run_windows(
     session: Any, plan: WindowPlan, outputs: list[str], with_type_ids: bool
-) -> dict[str, numpy.ndarray]:
-    """Each requested output for every window, shaped ``(n_windows, window_width, ...)``.
-
-    Positions past a window's real length hold whatever its group's call gave there (or zeros
-    past the group's width): padding, which the gather never reads.
-    """
+) -> WindowOutputs:
+    """Each requested output for every window, one array per call of exactly one length."""
     ids, mask, types = plan.window_ids, plan.window_mask, plan.window_type_ids
-    n_windows, window_width = ids.shape
     lengths = [int(n) for n in mask.sum(axis=1)]
-    results: dict[str, numpy.ndarray] = {}
-    for group in length_groups(lengths, slack=0.0, min_slack=0):
+    groups = length_groups(lengths, slack=0.0, min_slack=0)
+    values: dict[str, list[numpy.ndarray]] = {name: [] for name in outputs}
+    for group in groups:
         index = numpy.asarray(group, dtype="int64")
         width = max(lengths[i] for i in group)
         feed = {"input_ids": ids[index, :width], "attention_mask": mask[index, :width]}
@@ -59,32 +82,42 @@ def run_windows(
             feed["token_type_ids"] = (
                 numpy.zeros_like(feed["input_ids"]) if types is None else types[index, :width]
             )
-        values = session.run(outputs, feed)
-        for name, value in zip(outputs, values):
-            if name not in results:
-                lead = (n_windows,) if name == POOLED else (n_windows, window_width)
-                tail = value.shape[len(lead) :]
-                results[name] = numpy.zeros((*lead, *tail), dtype="float32")
-            if name == POOLED:
-                results[name][index] = value
-            else:
-                results[name][index, :width] = value
-    return results
+        for name, value in zip(outputs, session.run(outputs, feed)):
+            values[name].append(value)
+    return WindowOutputs(groups=groups, values=values, window_width=int(ids.shape[1]))
 
 
-def reassemble(windows: numpy.ndarray, plan: WindowPlan) -> Floats3d:
-    """(windows, window_width, width) -> (spans, span_width, width); padding rows are zeros."""
-    width = windows.shape[-1]
-    rows = windows.reshape(-1, width)
-    gather = plan.gather
-    out = numpy.zeros((gather.shape[0], width), dtype="float32")
-    real = gather >= 0
-    out[real] = rows[gather[real]]
-    return cast(Floats3d, out.reshape(plan.n_spans, plan.span_width, width))
+def reassemble(
+    out: WindowOutputs,
+    name: str,
+    rows: numpy.ndarray,
+    padding: numpy.ndarray | None,
+    plan: WindowPlan,
+) -> Floats3d:
+    """Output ``name`` as ``(spans, span_width, width)``, in one gather from the calls' outputs
+    (``rows`` and ``padding`` from :meth:`WindowOutputs.span_rows`); zeros at padding.
+
+    Scattering the calls' outputs into a padded window array and gathering the spans from that
+    would write every output twice more, into fresh memory each batch.
+    """
+    parts = out.values[name]
+    width = int(parts[0].shape[-1])
+    flat = [p.reshape(-1, width) for p in parts]
+    source = flat[0] if len(flat) == 1 else numpy.concatenate(flat)
+    # "clip" writes straight into the result ("raise" buffers it); every row is in range by
+    # construction (span_rows adds a column below the call's width to a window's start).
+    spans = numpy.take(source.astype("float32", copy=False), rows, axis=0, mode="clip")
+    if padding is not None:
+        spans[padding] = 0.0
+    return cast(Floats3d, spans.reshape(plan.n_spans, plan.span_width, width))
 
 
-def mean_per_span(pooled: numpy.ndarray, plan: WindowPlan) -> Floats2d:
+def mean_per_span(out: WindowOutputs, plan: WindowPlan) -> Floats2d:
     """A span's pooled output: the mean over its windows (the window itself when it fits)."""
+    n_windows = sum(len(g) for g in out.groups)
+    pooled = numpy.empty((n_windows, out.values[POOLED][0].shape[-1]), dtype="float32")
+    for group, value in zip(out.groups, out.values[POOLED]):
+        pooled[group] = value
     total = numpy.zeros((plan.n_spans, pooled.shape[-1]), dtype="float32")
     numpy.add.at(total, plan.window_span, pooled)
     counts = numpy.bincount(plan.window_span, minlength=plan.n_spans).clip(min=1)
