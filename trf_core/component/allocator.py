@@ -4,10 +4,9 @@ Every batch allocates the same large arrays again: the model's activations (tens
 call), the outputs, the listeners' rows. glibc's malloc hands blocks over its mmap threshold
 (adaptive, at most 32 MB) straight back to the kernel when they are freed, and trims the heap's
 free top, so the next batch touches fresh pages and pays a page fault for each 4 KB: on the
-2-core benchmark machine about 500,000 faults per pass over 26 documents of 1,000 words, some 10%
-of the bare model's time (bench/README.md, "Long documents"). Raising the thresholds keeps those
-blocks for reuse: the model and the work around it ran 7% faster, and the process's peak memory
-grew 6% (bench/bench_throughput.py, long documents, with and without).
+2-core benchmark machine 400,000-570,000 faults per pass over 26 documents of 1,000 words.
+Raising the thresholds keeps those blocks for reuse: the bare model ran 5-10% faster, and the
+whole benchmark's peak memory stayed where it was (bench/README.md, "Results (7 Dec 2026)").
 
 This changes the whole process's allocator, so it happens once, the first time a transformer
 component runs, and only with glibc; ``TRF_CORE_KEEP_FREED_MEMORY=0`` (or calling

@@ -7,7 +7,7 @@ where each of its windows starts (:class:`WindowPart`), so each span position's 
 arithmetic and the spans come out of one ``index_select`` over the calls' rows. Padding each call
 back to the batch's window width, putting the windows in order and then gathering the span rows
 would copy every output three times; on a 2-core CPU each of those copies touched fresh memory
-(bench/README.md, "Long documents").
+(bench/README.md, "Results (7 Dec 2026)").
 
 Every step is differentiable indexing, so autograd routes each span position's gradient back to
 the one window it was read from.

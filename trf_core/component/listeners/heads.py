@@ -137,7 +137,7 @@ def _gather_token_rows(
 
     Gathering each doc's rows, concatenating them and casting to float32 would write every row
     three times; the rows of a batch of long documents are tens of megabytes, and on a 2-core CPU
-    that fresh memory cost more than the pooling itself (bench/README.md, "Long documents").
+    that fresh memory cost more than the pooling itself (bench/README.md, "Results (7 Dec 2026)").
     """
     ops = model.ops
     xp = ops.xp
