@@ -53,8 +53,10 @@ def test_the_environment_variable_leaves_malloc_alone(
     assert libc.calls == []
 
 
-def test_a_refused_setting_is_reported_as_not_applied(undecided: None) -> None:
-    assert allocator.keep_freed_memory(libc=RecordingLibc(result=0)) is False
+def test_a_refused_mmap_threshold_leaves_malloc_as_it_was(undecided: None) -> None:
+    libc = RecordingLibc(result=0)
+    assert allocator.keep_freed_memory(libc=libc) is False
+    assert libc.calls == [(-3, allocator.MMAP_THRESHOLD)]  # the trim threshold is not touched
 
 
 @pytest.mark.parametrize("run", ["predict", "update"])

@@ -20,6 +20,7 @@ import ctypes
 import os
 import platform
 import sys
+import threading
 from typing import Any
 
 __all__ = ["ENV_VAR", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
@@ -37,6 +38,7 @@ _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
 
 _decided: bool | None = None
+_deciding = threading.Lock()
 
 
 def keep_freed_memory(enable: bool | None = None, libc: Any = None) -> bool:
@@ -47,12 +49,13 @@ def keep_freed_memory(enable: bool | None = None, libc: Any = None) -> bool:
     ``mallopt(param, value)`` method, used instead of the C library.
     """
     global _decided
-    if _decided is not None:
+    with _deciding:
+        if _decided is None:
+            if enable is None:
+                setting = os.environ.get(ENV_VAR, "1").strip().lower()
+                enable = setting not in ("0", "false", "no", "off")
+            _decided = bool(enable) and _apply(libc)
         return _decided
-    if enable is None:
-        enable = os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
-    _decided = bool(enable) and _apply(libc)
-    return _decided
 
 
 def _apply(libc: Any) -> bool:
@@ -64,7 +67,8 @@ def _apply(libc: Any) -> bool:
             libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         except (OSError, AttributeError):
             return False
-    # The trim threshold first: setting either one also stops glibc adapting both.
-    trimmed = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    mapped = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    return bool(trimmed) and bool(mapped)
+    # The mmap threshold first, and the trim threshold only once it is taken: a glibc that
+    # refuses 256 MB (older ones capped it at 32 MB) is then left exactly as it was.
+    if not libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        return False
+    return bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -4,7 +4,8 @@ A batch's windows run in several calls (length groups, a packed call), each givi
 its own layout: a group call ``(windows, group width, hidden)``, a packed call rows of several
 windows laid end to end. Every call's output is kept flat, ``(rows, hidden)``, with the flat row
 where each of its windows starts (:class:`WindowPart`), so each span position's row is found by
-arithmetic and the spans come out of one ``index_select`` over the calls' rows. Padding each call
+arithmetic and the spans come out of one ``index_select`` over the calls' rows joined end to end
+(no join when there was one call). Padding each call
 back to the batch's window width, putting the windows in order and then gathering the span rows
 would copy every output three times; on a 2-core CPU each of those copies touched fresh memory
 (bench/README.md, "Results (7 Dec 2026)").

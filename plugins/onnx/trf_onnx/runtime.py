@@ -94,19 +94,18 @@ def reassemble(
     padding: numpy.ndarray | None,
     plan: WindowPlan,
 ) -> Floats3d:
-    """Output ``name`` as ``(spans, span_width, width)``, in one gather from the calls' outputs
-    (``rows`` and ``padding`` from :meth:`WindowOutputs.span_rows`); zeros at padding.
+    """Output ``name`` as ``(spans, span_width, width)``: the calls' outputs joined end to end
+    (no copy when there was one call), then one gather (``rows`` and ``padding`` from
+    :meth:`WindowOutputs.span_rows`); zeros at padding.
 
     Scattering the calls' outputs into a padded window array and gathering the spans from that
-    would write every output twice more, into fresh memory each batch.
+    wrote every output into two fresh arrays each batch, one of them padded.
     """
     parts = out.values[name]
     width = int(parts[0].shape[-1])
     flat = [p.reshape(-1, width) for p in parts]
     source = flat[0] if len(flat) == 1 else numpy.concatenate(flat)
-    # "clip" writes straight into the result ("raise" buffers it); every row is in range by
-    # construction (span_rows adds a column below the call's width to a window's start).
-    spans = numpy.take(source.astype("float32", copy=False), rows, axis=0, mode="clip")
+    spans = numpy.take(source, rows, axis=0).astype("float32", copy=False)
     if padding is not None:
         spans[padding] = 0.0
     return cast(Floats3d, spans.reshape(plan.n_spans, plan.span_width, width))
