@@ -49,6 +49,8 @@ def keep_freed_memory(enable: bool | None = None, libc: Any = None) -> bool:
     ``mallopt(param, value)`` method, used instead of the C library.
     """
     global _decided
+    if _decided is not None:  # every batch asks: no lock once decided
+        return _decided
     with _deciding:
         if _decided is None:
             if enable is None:

@@ -5,10 +5,9 @@ its own layout: a group call ``(windows, group width, hidden)``, a packed call r
 windows laid end to end. Every call's output is kept flat, ``(rows, hidden)``, with the flat row
 where each of its windows starts (:class:`WindowPart`), so each span position's row is found by
 arithmetic and the spans come out of one ``index_select`` over the calls' rows joined end to end
-(no join when there was one call). Padding each call
-back to the batch's window width, putting the windows in order and then gathering the span rows
-would copy every output three times; on a 2-core CPU each of those copies touched fresh memory
-(bench/README.md, "Results (7 Dec 2026)").
+(no join when there was one call). Padding each call back to the batch's window width, putting
+the windows in order and then gathering the span rows would copy every output three times; on a
+2-core CPU each of those copies touched fresh memory (bench/README.md, "Results (7 Dec 2026)").
 
 Every step is differentiable indexing, so autograd routes each span position's gradient back to
 the one window it was read from.
@@ -21,7 +20,14 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["WindowPart", "gather_spans", "mean_per_span", "part_of_group", "span_index"]
+__all__ = [
+    "WindowPart",
+    "gather_spans",
+    "mean_per_span",
+    "part_of_group",
+    "span_index",
+    "window_order",
+]
 
 
 @dataclass
@@ -109,16 +115,25 @@ def mean_per_span(
     per_part = [p.pooled for p in parts if p.pooled is not None]
     if len(per_part) != len(parts):
         return None
-    order = [w for p in parts for w in p.windows]
     pooled = per_part[0] if len(per_part) == 1 else torch.cat(per_part)
-    if order != list(range(len(order))):
-        inverse = torch.empty(len(order), dtype=torch.long, device=pooled.device)
-        inverse[torch.as_tensor(order, dtype=torch.long, device=pooled.device)] = torch.arange(
-            len(order), device=pooled.device
-        )
+    inverse = window_order(parts, pooled.device)
+    if inverse is not None:
         pooled = pooled.index_select(0, inverse)
     if int(window_span.shape[0]) == n_spans:  # one window a span, in span order: nothing to mix
         return pooled
     total = pooled.new_zeros((n_spans, pooled.shape[-1])).index_add(0, window_span, pooled)
     counts = torch.bincount(window_span, minlength=n_spans).to(pooled.dtype).clamp(min=1)
     return total / counts[:, None]
+
+
+def window_order(parts: Sequence[WindowPart], device: torch.device) -> torch.Tensor | None:
+    """Where each window's row sits in the parts' per-window outputs laid end to end (select with
+    it to put them in window order); None when they already are."""
+    order = [w for p in parts for w in p.windows]
+    if order == list(range(len(order))):
+        return None
+    inverse = torch.empty(len(order), dtype=torch.long, device=device)
+    inverse[torch.as_tensor(order, dtype=torch.long, device=device)] = torch.arange(
+        len(order), device=device
+    )
+    return inverse

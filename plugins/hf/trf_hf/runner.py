@@ -23,7 +23,14 @@ from thinc.types import ArgsKwargs
 from trf_core.component.windowing import length_groups
 
 from .packing import ROW_PIECES, packing_mode, run_packed
-from .reassembly import WindowPart, gather_spans, mean_per_span, part_of_group, span_index
+from .reassembly import (
+    WindowPart,
+    gather_spans,
+    mean_per_span,
+    part_of_group,
+    span_index,
+    window_order,
+)
 
 __all__ = ["CPU_CALL_PIECES", "LONG_SLACK", "HFShim", "SpanRunner"]
 
@@ -227,21 +234,18 @@ def _attentions_in_order(
 ) -> tuple[torch.Tensor, ...]:
     """Per layer, the group calls' attentions padded to ``window_width`` in the windows' order:
     ``(windows, heads, window_width, window_width)``. Only group calls run with attentions."""
-    order = [i for part in parts for i in part.windows]
-    inverse = torch.empty(len(order), dtype=torch.long, device=device)
-    inverse[torch.as_tensor(order, dtype=torch.long, device=device)] = torch.arange(
-        len(order), device=device
-    )
+    inverse = window_order(parts, device)
 
     def pad_square(t: torch.Tensor) -> torch.Tensor:  # (g, heads, w, w) -> (g, heads, W, W)
         extra = window_width - t.shape[-1]
         return torch.nn.functional.pad(t, (0, extra, 0, extra))
 
+    def in_order(t: torch.Tensor) -> torch.Tensor:
+        return t if inverse is None else t.index_select(0, inverse)
+
     layers = [part.attentions or () for part in parts]
     return tuple(
-        torch.cat([pad_square(attentions[k]) for attentions in layers], dim=0).index_select(
-            0, inverse
-        )
+        in_order(torch.cat([pad_square(attentions[k]) for attentions in layers], dim=0))
         for k in range(len(layers[0]))
     )
 

@@ -111,8 +111,10 @@ def _head_forward(
         )
         d_rows = bp_pooled(d_pooled).dataXd
         return [
-            _doc_gradients(model, doc_data, feat, bp, d_rows[start:end], width)
-            for doc_data, (feat, bp), (start, end) in zip(data, selected, pairwise(row_splits))
+            _doc_gradients(model, doc_data, feat, bp, index, d_rows[start:end], width)
+            for doc_data, (feat, bp), index, (start, end) in zip(
+                data, selected, indices, pairwise(row_splits)
+            )
         ]
 
     return outputs, backprop
@@ -151,8 +153,8 @@ def _gather_token_rows(
                 "transformer output to read them from; its doc._.trf_data is inconsistent"
             )
         rows = feat.reshape((-1, width))
+        _check_rows_exist(index, int(rows.shape[0]))
         if xp is numpy and rows.dtype == out.dtype:
-            _check_rows_exist(index, int(rows.shape[0]))
             # "clip" writes straight into ``out`` ("raise" buffers it: 3x slower); the bounds
             # were checked just above.
             numpy.take(rows, index, axis=0, out=cast(Any, out[start:end]), mode="clip")
@@ -174,16 +176,18 @@ def _doc_gradients(
     doc_data: TransformerData,
     feat: Any,
     bp: SelectorBackprop | None,
+    index: Any,
     d_rows: Any,
     width: int,
 ) -> list[Any]:
-    """One doc's gradients for its ``tensors``, from the gradient of its token rows."""
+    """One doc's gradients for its ``tensors``, from the gradient of its token rows (``index``:
+    the rows of ``feat`` they were read from)."""
     doc_grads: list[Any] = [None] * len(doc_data.tensors)
     if feat is None or bp is None or not feat.size:
         return doc_grads
     ops = model.ops
     d_flat = ops.alloc2f(int(feat.size // width), width, dtype=feat.dtype)
-    ops.scatter_add(d_flat, _row_indices(doc_data, ops.xp), cast(Any, d_rows).astype(feat.dtype))
+    ops.scatter_add(d_flat, index, cast(Any, d_rows).astype(feat.dtype))
     for index, grad in bp(d_flat.reshape(feat.shape)).items():
         doc_grads[index] = grad
     return doc_grads
