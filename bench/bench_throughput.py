@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,38 @@ class PieceCounter:
         return {"real": self.real, "padded": self.padded, "model_calls": self.calls}
 
 
+class ModelClock:
+    """Seconds the pipeline's torch model spends in its forward calls (forward hooks).
+
+    What trf-core's ``nlp.pipe`` takes beyond this is everything around the model: tokenizing,
+    batching, alignment, the per-doc outputs, the tagger, Python's garbage collections. Set
+    side by side with the limit (the model alone), it tells a slower model call (padding, call
+    sizes) apart from slower work around it.
+    """
+
+    def __init__(self, nlp: Any) -> None:
+        self.module = nlp.get_pipe("transformer").model.shims[0].transformer
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def __enter__(self) -> ModelClock:
+        self.handles = [
+            self.module.register_forward_pre_hook(self._pre),
+            self.module.register_forward_hook(self._post),
+        ]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def _pre(self, *args: Any) -> None:
+        self._start = time.perf_counter()
+
+    def _post(self, *args: Any) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
 class Peer:
     """spacy-transformers in another interpreter, driven line by line over stdin/stdout."""
 
@@ -381,13 +413,48 @@ def unreliable(loads: tuple[float, float], others: float | None) -> bool:
     return max(loads) > LOAD_LIMIT or (others is not None and others > OTHERS_LIMIT)
 
 
+class GcWatch:
+    """Python's full garbage collections during a run: how many, and the milliseconds they took.
+
+    A full (generation 2) collection walks every tracked object in the process (400,000 here once
+    torch, transformers and spaCy are loaded: about 230 ms on this machine), and comes once
+    enough objects have outlived two younger collections: docs waiting in ``pipe``'s buffer with
+    their ``doc._.trf_data`` do, the bare model's tensors are not tracked. So it is a cost of
+    running the pipeline in Python that only some of a contender's rounds pay; the bench shows it
+    next to the seconds instead of leaving it as unexplained spread.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._start
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 @dataclass
 class Timed:
-    """What :func:`in_turns` collected per contender: seconds, load before/after, others' CPU."""
+    """What :func:`in_turns` collected per contender: seconds, load before/after, others' CPU,
+    and the full garbage collections (count, seconds) each run paid for."""
 
     seconds: dict[str, list[float]]
     loads: dict[str, list[tuple[float, float]]]
     others: dict[str, list[float | None]]
+    full_gcs: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 def in_turns(
@@ -399,7 +466,7 @@ def in_turns(
     collect seconds, the 1-minute load average before and after each run, and the cores' worth
     of CPU time other processes than this one and ``pids`` took during it (:class:`CpuWatch`)."""
     names = list(contenders)
-    timed = Timed({n: [] for n in names}, {n: [] for n in names}, {n: [] for n in names})
+    timed = Timed(*({n: [] for n in names} for _ in range(4)))
     # One untimed round first: torch's CPU kernels prepare themselves per input shape on first
     # sight, which would otherwise charge whoever runs first for it.
     for name in names:
@@ -408,7 +475,7 @@ def in_turns(
         order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
             before = load_now()
-            with CpuWatch(pids) as watch:
+            with CpuWatch(pids) as watch, GcWatch() as collections:
                 start = time.perf_counter()
                 reported = contenders[name]()
                 elapsed = time.perf_counter() - start
@@ -416,11 +483,13 @@ def in_turns(
             timed.seconds[name].append(reported if reported is not None else elapsed)
             timed.loads[name].append((before, after))
             timed.others[name].append(watch.others)
+            timed.full_gcs[name].append((collections.count, collections.seconds))
             mark = "  UNRELIABLE" if unreliable((before, after), watch.others) else ""
             others = "" if watch.others is None else f"   others {watch.others:4.2f} cores"
+            gcs = f"   full gc {collections.seconds * 1000:.0f} ms" if collections.count else ""
             print(
                 f"  rep {rep + 1}/{repeats} {name:26} {timed.seconds[name][-1]:8.2f} s"
-                f"   load {before:4.2f} -> {after:4.2f}{others}{mark}",
+                f"   load {before:4.2f} -> {after:4.2f}{others}{gcs}{mark}",
                 flush=True,
             )
     return timed
@@ -444,15 +513,19 @@ def summarize(timed: Timed, words: int, limit: str, ratio_key: str = "x_limit") 
             "max_others_cores": peak_others,
             "reliable": not unreliable((peak, peak), peak_others),
         }
+        gcs = timed.full_gcs.get(name)
+        if gcs:
+            out[name]["full_gcs"] = sum(count for count, _ in gcs)
+            out[name]["full_gc_s"] = sum(seconds for _, seconds in gcs)
     base = out[limit]["words_per_s"]
     for name in out:
         out[name][ratio_key] = out[name]["words_per_s"] / base
     return out
 
 
-def _status_kb(field: str) -> int:
+def _status_kb(name: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
+        if line.startswith(name + ":"):
             return int(line.split()[1])
     return 0
 
@@ -590,6 +663,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--peer-python", default=None, help="python of a spacy-transformers venv")
     parser.add_argument("--quick", action="store_true", help="300 texts, 1 repetition: a smoke run")
     parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() once the contenders are built (see docs/configuration.md)",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], help="inference, long, training, alignment, ..."
     )
     parser.add_argument(
@@ -690,6 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "torch_threads": torch.get_num_threads(),
         "repeats": args.repeats,
+        "gc_freeze": args.gc_freeze,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpus": os.cpu_count(),
@@ -708,6 +787,10 @@ def main(argv: list[str] | None = None) -> int:
         train_examples = [
             [Example(nlp.make_doc(d.text), d) for d in batch] for batch in train_batches_docs
         ]
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
+            print(f"   gc.freeze(): {gc.get_freeze_count():,} objects out of the collector's walk")
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -786,9 +869,13 @@ class Bench:
                 "trf_core_pipe": counter.result(),
             }
 
+            model_seconds: list[float] = []
+
             def trf_pipe() -> None:
-                for _ in nlp.pipe(texts, batch_size=size):
-                    pass
+                with ModelClock(nlp) as clock:
+                    for _ in nlp.pipe(texts, batch_size=size):
+                        pass
+                model_seconds.append(clock.seconds)
 
             contenders: dict[str, Callable[[], float | None]] = {
                 "bare_zero_padding": lambda: bare.infer(limit_inputs),
@@ -808,6 +895,9 @@ class Bench:
                 contenders["spacy_transformers_pipe"] = peer_pipe
             timed = in_turns(contenders, args.repeats)
             self.report[key] = summarize(timed, words, "bare_zero_padding")
+            ours = self.report[key]["trf_core_pipe"]
+            ours["model_s"] = model_seconds[1:]  # the untimed round's is left out
+            ours["around_model_s"] = [t - m for t, m in zip(ours["seconds"], ours["model_s"])]
 
     def training(self, examples: list[list[Any]], words: int) -> None:
         """nlp.update vs the bare model in exact-length groups across / within the batches."""
@@ -916,7 +1006,7 @@ def _print_speed(report: dict[str, Any], key: str, title: str, bound: float) -> 
     pieces = report.get(f"{key}_pieces", {})
     print(
         f"\n{title:34}{'words/s':>9}{'x limit':>9}{'median s':>10}{'real':>9}{'computed':>10}"
-        f"{'calls':>7}  load"
+        f"{'calls':>7}{'full gc':>13}  load"
     )
     for name, r in report[key].items():
         p = pieces.get(name, {})
@@ -924,9 +1014,17 @@ def _print_speed(report: dict[str, Any], key: str, title: str, bound: float) -> 
         print(
             f"  {name:32}{r['words_per_s']:9.0f}{r['x_limit']:9.3f}{r['median_s']:10.2f}"
             f"{p.get('real', ''):>9}{p.get('padded', ''):>10}{p.get('model_calls', ''):>7}"
-            f"  <= {r['max_loadavg']:.2f}, {others_text(r)}{mark}"
+            f"{gc_text(r):>13}  <= {r['max_loadavg']:.2f}, {others_text(r)}{mark}"
         )
     ours = report[key][TRF_CONTENDER[key]]
+    if ours.get("model_s"):
+        model = statistics.median(ours["model_s"])
+        limit = report[key]["bare_zero_padding"]["median_s"]
+        print(
+            f"  {TRF_CONTENDER[key]}: the model's calls {model:.2f} s ({model / limit:.3f}x the "
+            f"limit's time), around them {statistics.median(ours['around_model_s']):.2f} s "
+            "(medians)"
+        )
     ok = ours["x_limit"] >= bound
     print(f"  target: {TRF_CONTENDER[key]} >= {bound}x the limit: {'PASS' if ok else 'FAIL'}")
     if not ours["reliable"]:
@@ -934,6 +1032,13 @@ def _print_speed(report: dict[str, Any], key: str, title: str, bound: float) -> 
             f"  (runs above load {LOAD_LIMIT:.1f} or with others above {OTHERS_LIMIT} cores: "
             "these figures are unreliable)"
         )
+
+
+def gc_text(row: dict[str, Any]) -> str:
+    """Full garbage collections over all of a contender's timed runs: count, milliseconds."""
+    if "full_gcs" not in row:
+        return ""
+    return f"{row['full_gcs']} / {row['full_gc_s'] * 1000:.0f} ms"
 
 
 def others_text(row: dict[str, Any]) -> str:
