@@ -46,11 +46,14 @@ class PieceCache:
     def count(self, tokenizer: Any, spans: Sequence[Span]) -> list[int]:
         """Each span's piece count (specials included), its tokenization kept: added to the
         cache's, or replacing them when something was encoded since the last count."""
-        pieces = tokenize_spans(tokenizer, spans)
+        texts = [span.text for span in spans]
+        pieces = tokenize_spans(tokenizer, spans, texts)
         if self._encoded_since_count or tokenizer is not self._tokenizer:
             self._pieces = {}
         self._tokenizer, self._encoded_since_count = tokenizer, False
-        self._pieces.update((span.text, (span.start_char, p)) for span, p in zip(spans, pieces))
+        self._pieces.update(
+            (text, (span.start_char, p)) for text, span, p in zip(texts, spans, pieces)
+        )
         return [len(p.ids) for p in pieces]
 
     def tokenize(self, tokenizer: Any, spans: Sequence[Span]) -> list[SpanPieces]:
@@ -60,13 +63,17 @@ class PieceCache:
         self._encoded_since_count = True
         if tokenizer is not self._tokenizer:
             self._pieces = {}
+        texts = [span.text for span in spans]
         found: list[SpanPieces | None] = []
-        for span in spans:
-            hit = self._pieces.pop(span.text, None)
+        for text, span in zip(texts, spans):
+            hit = self._pieces.pop(text, None)
             found.append(None if hit is None else _moved(hit[1], span.start_char - hit[0]))
         missing = [i for i, p in enumerate(found) if p is None]
         if missing:
-            for i, p in zip(missing, tokenize_spans(tokenizer, [spans[i] for i in missing])):
+            retokenized = tokenize_spans(
+                tokenizer, [spans[i] for i in missing], [texts[i] for i in missing]
+            )
+            for i, p in zip(missing, retokenized):
                 found[i] = p
         return [p for p in found if p is not None]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Optional, cast
 
 import numpy
@@ -89,18 +90,80 @@ def plan_windows(
     return layout(pieces, window, stride, truncate, tokenizer.pad_token_id)
 
 
-def tokenize_spans(tokenizer: Any, spans: Sequence[Span]) -> list[SpanPieces]:
+def tokenize_spans(
+    tokenizer: Any, spans: Sequence[Span], texts: Sequence[str] | None = None
+) -> list[SpanPieces]:
     """Every span's pieces, in one batched call.
 
     A fast tokenizer also gives doc-absolute character offsets (specials get -1); a tokenizer
     without offsets leaves ``offsets`` None, and the backend aligns its piece strings instead.
+    ``texts``: the spans' texts when the caller has them (``Span.text`` rebuilds a span's text
+    from its tokens each time it is read).
     """
     if not spans:
         return []
+    texts = [span.text for span in spans] if texts is None else list(texts)
+    if getattr(tokenizer, "is_fast", False):
+        # Only the input ids as Python lists: everything else is read from the tokenizer's own
+        # encodings, the whole batch's offsets and special-token flags in one numpy array each.
+        encoded = tokenizer(
+            texts,
+            add_special_tokens=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            truncation=False,
+            padding=False,
+            verbose=False,
+        )
+        encodings = getattr(encoded, "encodings", None)
+        if encodings is not None and len(encodings) == len(spans):
+            return _from_encodings(tokenizer, spans, encodings)
+    return _from_python_lists(tokenizer, spans, texts)
+
+
+def _from_encodings(tokenizer: Any, spans: Sequence[Span], encodings: Any) -> list[SpanPieces]:
+    """Spans' pieces from a fast tokenizer's ``tokenizers.Encoding`` objects: what
+    :func:`_from_python_lists` gives, without a Python list and a numpy conversion per span and
+    output."""
+    lengths = [len(encoding) for encoding in encodings]
+    total = sum(lengths)
+    offsets = numpy.fromiter(
+        chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
+        dtype="int64",
+        count=2 * total,
+    ).reshape((total, 2))
+    special = numpy.fromiter(
+        chain.from_iterable(e.special_tokens_mask for e in encodings), dtype=bool, count=total
+    )
+    starts = numpy.asarray([span.start_char for span in spans], dtype="int64")
+    offsets += numpy.repeat(starts, lengths)[:, None]
+    offsets[special] = -1
+    cuts = numpy.cumsum(lengths)[:-1]
+    with_type_ids = _wants_type_ids(tokenizer)
+    out: list[SpanPieces] = []
+    for encoding, span_offsets, span_special in zip(
+        encodings, numpy.split(offsets, cuts), numpy.split(special, cuts)
+    ):
+        ids = encoding.ids
+        out.append(
+            SpanPieces(
+                ids=ids,
+                type_ids=encoding.type_ids if with_type_ids else None,
+                offsets=span_offsets,
+                special=span_special,
+                strings=tokenizer.convert_ids_to_tokens(ids),
+            )
+        )
+    return out
+
+
+def _from_python_lists(tokenizer: Any, spans: Sequence[Span], texts: list[str]) -> list[SpanPieces]:
+    """Spans' pieces from the tokenizer's call interface alone (slow tokenizers, or a fast one
+    whose output carries no encodings)."""
     with_offsets = bool(getattr(tokenizer, "is_fast", False))
     options = {"return_offsets_mapping": True} if with_offsets else {}
     encoded = tokenizer(
-        [span.text for span in spans],
+        texts,
         add_special_tokens=True,
         return_special_tokens_mask=True,
         return_token_type_ids=_wants_type_ids(tokenizer),

@@ -166,3 +166,44 @@ def test_copies_and_pickles_start_with_an_empty_cache(bert_dir: Path) -> None:
     assert len(copy.deepcopy(cache)) == 0
     assert len(pickle.loads(pickle.dumps(cache))) == 0
     assert len(cache) == 1
+
+
+class _PlainDictTokenizer(_CountingTokenizer):
+    """A fast tokenizer whose output is a plain dict: no ``encodings`` to read from."""
+
+    def __call__(self, texts: Any, *args: Any, **kwargs: Any) -> Any:
+        return dict(super().__call__(texts, *args, **kwargs))
+
+
+@settings(max_examples=30, deadline=None)
+@given(sentences=st.lists(SENTENCE, min_size=1, max_size=6), prefix=SENTENCE)
+def test_pieces_read_from_the_encodings_equal_the_tokenizers_python_lists(
+    model_dir: Path, sentences: list[str], prefix: str
+) -> None:
+    from transformers import AutoTokenizer
+
+    from trf_core.component.windowing import _from_python_lists
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    doc = NLP(" ".join([prefix, *sentences]))
+    spans, start = [], len(prefix) + 1
+    for s in sentences:
+        span = doc.char_span(start, start + len(s))
+        assert span is not None
+        spans.append(span)
+        start += len(s) + 1
+    from_lists = _from_python_lists(tokenizer, spans, [s.text for s in spans])
+    plain = _PlainDictTokenizer(tokenizer)
+    for got in (tokenize_spans(tokenizer, spans), tokenize_spans(plain, spans)):
+        assert len(got) == len(spans)
+        for a, b in zip(got, from_lists, strict=True):
+            _same(a, b)
+            assert a.offsets is not None and a.offsets.dtype == numpy.int64
+    # and both match the tokenizer's own offsets, moved to where each span starts in the doc
+    for span, pieces in zip(spans, from_lists):
+        encoded = tokenizer(span.text, return_offsets_mapping=True, return_special_tokens_mask=True)
+        assert pieces.ids == encoded["input_ids"]
+        for (a, b), special, got in zip(
+            encoded["offset_mapping"], encoded["special_tokens_mask"], pieces.offsets.tolist()
+        ):
+            assert got == ([-1, -1] if special else [a + span.start_char, b + span.start_char])
