@@ -160,6 +160,42 @@ def test_results_do_not_depend_on_batch_or_order(toy: trf_st.ToyBatch, random: A
                 numpy.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
 
 
+def _doc_arrays(data: TransformerData) -> list[Any]:
+    wordpieces = data.wordpieces
+    arrays = [wordpieces.input_ids, wordpieces.attention_mask, *data.tensors]
+    if wordpieces.token_type_ids is not None:
+        arrays.append(wordpieces.token_type_ids)
+    return [*arrays, data.align.dataXd, data.align.lengths]
+
+
+@SETTINGS
+@given(trf_st.full_transformer_batches(hidden_states=None))
+def test_a_copied_split_equals_the_split_and_holds_nothing_of_the_batch(
+    toy: trf_st.ToyBatch,
+) -> None:
+    batch = toy.batch
+    views = batch.split_by_doc()
+    copies = batch.split_by_doc(copy=True)
+    batch_arrays = [
+        batch.wordpieces.input_ids,
+        batch.wordpieces.attention_mask,
+        *batch.tensors,
+        batch.align.dataXd,
+        batch.align.lengths,
+    ]
+    assert len(copies) == len(views) == len(toy.docs)
+    for view, copy in zip(views, copies):
+        assert list(copy.model_output) == list(view.model_output)
+        assert copy.wordpieces.strings == view.wordpieces.strings
+        assert copy.wordpieces.lengths == view.wordpieces.lengths
+        assert token_rows(copy.align) == token_rows(view.align)
+        for a, b in zip(_doc_arrays(copy), _doc_arrays(view), strict=True):
+            assert a.dtype == b.dtype
+            numpy.testing.assert_array_equal(a, b)
+        for array in _doc_arrays(copy):
+            assert not any(numpy.shares_memory(array, whole) for whole in batch_arrays)
+
+
 @pytest.fixture(scope="module")
 def nlp() -> Any:
     install_extensions()

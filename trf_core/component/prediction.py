@@ -122,14 +122,17 @@ class Prediction(ComponentState):
     def set_annotations(self, docs: Iterable[Doc], predictions: FullTransformerBatch) -> None:
         """Set each doc's own copy of its outputs on ``doc._.trf_data``, then the setter's."""
         docs = list(docs)
-        doc_data = predictions.doc_data
-        if len(doc_data) != len(docs):
+        if predictions.cached_doc_data is not None:  # split already: copy each doc's views
+            own = [_own_copy(data) for data in predictions.cached_doc_data]
+        else:
+            own = predictions.split_by_doc(copy=True)
+        if len(own) != len(docs):
             raise ValueError(
-                f"the transformer output holds {len(doc_data)} docs, but {len(docs)} were given"
+                f"the transformer output holds {len(own)} docs, but {len(docs)} were given"
             )
         readers = [m.id for m in self._active_listeners()]
-        for doc, data in zip(docs, doc_data):
-            expect_readers(doc, _own_copy(data), readers, self.keep)
+        for doc, data in zip(docs, own):
+            expect_readers(doc, data, readers, self.keep)
         self.annotation_setter(docs, predictions)
 
     def _learn_shape(self, batch: FullTransformerBatch) -> None:

@@ -115,8 +115,8 @@ def _visible_tokens(doc: Doc) -> tuple[_Index, _Index, _Index]:
         is_blank = [strings[int(o)].isspace() for o in orths.tolist()]
         blank = numpy.asarray(is_blank, dtype=bool)[inverse.reshape((-1,))]
     real = numpy.flatnonzero(~blank & (attrs[:, 1] > 0))
-    starts = attrs[real, 0].astype("int64")
-    return real, starts, starts + attrs[real, 1].astype("int64")
+    starts = attrs[real, 0].astype("int64", copy=False)
+    return real, starts, starts + attrs[real, 1].astype("int64", copy=False)
 
 
 def _batch_pieces(

@@ -136,17 +136,19 @@ class WordpieceBatch:
             token_type_ids=None if self.token_type_ids is None else fn(self.token_type_ids),
         )
 
-    def select(self, start: int, end: int) -> WordpieceBatch:
-        """Spans ``start:end``, padded only to the longest of them."""
+    def select(self, start: int, end: int, *, copy: bool = False) -> WordpieceBatch:
+        """Spans ``start:end``, padded only to the longest of them: views of this batch's
+        arrays, or with ``copy`` arrays of their own."""
         lengths = self.lengths[start:end]
         width = max(lengths, default=0)
+        cut = _copied_cut if copy else _cut
         return WordpieceBatch(
             strings=self.strings[start:end],
-            input_ids=self.input_ids[start:end, :width],
-            attention_mask=self.attention_mask[start:end, :width],
+            input_ids=cut(self.input_ids, start, end, width),
+            attention_mask=cut(self.attention_mask, start, end, width),
             lengths=list(lengths),
             token_type_ids=(
-                None if self.token_type_ids is None else self.token_type_ids[start:end, :width]
+                None if self.token_type_ids is None else cut(self.token_type_ids, start, end, width)
             ),
         )
 
@@ -307,8 +309,14 @@ class FullTransformerBatch:
             span_start += len(spans)
             token_start += doc_len
 
-    def split_by_doc(self) -> list[TransformerData]:
-        """One TransformerData per doc, each padded only to its own longest span."""
+    def split_by_doc(self, *, copy: bool = False) -> list[TransformerData]:
+        """One TransformerData per doc, each padded only to its own longest span.
+
+        copy: give every doc arrays of its own instead of views of the batch's, so that a doc
+            kept after its batch holds only its own share of the outputs (what the component
+            sets on ``doc._.trf_data``); cut in one step, not sliced then copied.
+        """
+        cut = _copied_doc_slice if copy else _slice_doc
         xp = get_array_module(self.align.data)
         batch_width = self.wordpieces.max_length
         row_starts = offsets_from_lengths(self.align.lengths)[:-1]
@@ -317,10 +325,10 @@ class FullTransformerBatch:
             if s0 == s1:
                 outputs.append(TransformerData.empty(t1 - t0, xp))
                 continue
-            wordpieces = self.wordpieces.select(s0, s1)
+            wordpieces = self.wordpieces.select(s0, s1, copy=copy)
             doc_width = wordpieces.max_length
             model_output = self.model_output.map_arrays(
-                lambda a, s0=s0, s1=s1, w=doc_width: _slice_doc(a, s0, s1, w)
+                lambda a, s0=s0, s1=s1, w=doc_width: cut(a, s0, s1, w)
             )
             lengths = self.align.lengths[t0:t1]
             if t1 > len(row_starts):
@@ -338,7 +346,7 @@ class FullTransformerBatch:
                 TransformerData(
                     wordpieces=wordpieces,
                     model_output=model_output,
-                    align=Ragged(doc_rows, xp.asarray(lengths, dtype="int32")),
+                    align=Ragged(doc_rows, (xp.array if copy else xp.asarray)(lengths, "int32")),
                 )
             )
         return outputs
@@ -391,6 +399,18 @@ def _doc_index(array: Any, s0: int, s1: int, width: int) -> tuple[Any, ...]:
 
 def _slice_doc(array: Any, s0: int, s1: int, width: int) -> Any:
     return array[_doc_index(array, s0, s1, width)]
+
+
+def _copied_doc_slice(array: Any, s0: int, s1: int, width: int) -> Any:
+    return array[_doc_index(array, s0, s1, width)].copy()
+
+
+def _cut(array: Any, start: int, end: int, width: int) -> Any:
+    return array[start:end, :width]
+
+
+def _copied_cut(array: Any, start: int, end: int, width: int) -> Any:
+    return array[start:end, :width].copy()
 
 
 def _add_doc_slice(target: Any, grad: Any, s0: int, s1: int, width: int) -> None:
