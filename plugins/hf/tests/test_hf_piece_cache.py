@@ -17,6 +17,7 @@ import pytest
 from hf_helpers import NLP, doc_spans
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spacy.tokens import Span
 from trf_hf import TransformerModel
 
 from trf_core.component.piece_cache import PieceCache
@@ -32,6 +33,18 @@ def _same(a: SpanPieces, b: SpanPieces) -> None:
     assert (a.offsets is None) == (b.offsets is None)
     if a.offsets is not None:
         numpy.testing.assert_array_equal(a.offsets, b.offsets)
+
+
+def _spans_after(prefix: str, sentences: list[str]) -> list[Span]:
+    """Each sentence as a span of one doc that starts with ``prefix``, all joined by spaces."""
+    doc = NLP(" ".join([prefix, *sentences]))
+    spans, start = [], len(prefix) + 1
+    for s in sentences:
+        span = doc.char_span(start, start + len(s))
+        assert span is not None and span.text == s
+        spans.append(span)
+        start += len(s) + 1
+    return spans
 
 
 class _CountingTokenizer:
@@ -59,14 +72,7 @@ def test_a_cached_tokenization_equals_a_fresh_one_wherever_the_text_sits(
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     first = [NLP(s)[:] for s in sentences]
     # The same texts further into another doc, and one text the count never saw.
-    moved_doc = NLP(" ".join([prefix, *sentences, "unseen words"]))
-    moved, start = [], len(prefix) + 1
-    for s in sentences:
-        span = moved_doc.char_span(start, start + len(s))
-        assert span is not None and span.text == s
-        moved.append(span)
-        start += len(s) + 1
-    moved.append(moved_doc.char_span(start, len(moved_doc.text)))
+    moved = _spans_after(prefix, [*sentences, "unseen words"])
     cache = PieceCache()
     counts = cache.count(tokenizer, first)
     assert counts == [len(p.ids) for p in tokenize_spans(tokenizer, first)]
@@ -185,13 +191,7 @@ def test_pieces_read_from_the_encodings_equal_the_tokenizers_python_lists(
     from trf_core.component.windowing import _from_python_lists
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    doc = NLP(" ".join([prefix, *sentences]))
-    spans, start = [], len(prefix) + 1
-    for s in sentences:
-        span = doc.char_span(start, start + len(s))
-        assert span is not None
-        spans.append(span)
-        start += len(s) + 1
+    spans = _spans_after(prefix, sentences)
     from_lists = _from_python_lists(tokenizer, spans, [s.text for s in spans])
     plain = _PlainDictTokenizer(tokenizer)
     for got in (tokenize_spans(tokenizer, spans), tokenize_spans(plain, spans)):
