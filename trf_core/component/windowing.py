@@ -11,7 +11,8 @@ tokenizer needs it: trf-hf (torch) and trf-onnx (ONNX Runtime, no torch) share i
 the same wordpieces, windows and alignment. ``tokenizer`` is anything with the call interface of
 a ``transformers`` tokenizer (``__call__`` returning ``input_ids``, ``special_tokens_mask``,
 ``offset_mapping``, ``convert_ids_to_tokens``, ``pad_token_id``, ``is_fast``,
-``model_input_names``).
+``model_input_names``). Where a fast tokenizer's output carries ``encodings`` (the Rust
+``tokenizers.Encoding`` objects), offsets and special-token flags are read from those instead.
 """
 
 from __future__ import annotations
