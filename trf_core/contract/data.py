@@ -141,14 +141,15 @@ class WordpieceBatch:
         arrays, or with ``copy`` arrays of their own."""
         lengths = self.lengths[start:end]
         width = max(lengths, default=0)
-        cut = _copied_cut if copy else _cut
         return WordpieceBatch(
             strings=self.strings[start:end],
-            input_ids=cut(self.input_ids, start, end, width),
-            attention_mask=cut(self.attention_mask, start, end, width),
+            input_ids=_own(self.input_ids[start:end, :width], copy),
+            attention_mask=_own(self.attention_mask[start:end, :width], copy),
             lengths=list(lengths),
             token_type_ids=(
-                None if self.token_type_ids is None else cut(self.token_type_ids, start, end, width)
+                None
+                if self.token_type_ids is None
+                else _own(self.token_type_ids[start:end, :width], copy)
             ),
         )
 
@@ -316,7 +317,6 @@ class FullTransformerBatch:
             kept after its batch holds only its own share of the outputs (what the component
             sets on ``doc._.trf_data``); cut in one step, not sliced then copied.
         """
-        cut = _copied_doc_slice if copy else _slice_doc
         xp = get_array_module(self.align.data)
         batch_width = self.wordpieces.max_length
         row_starts = offsets_from_lengths(self.align.lengths)[:-1]
@@ -328,7 +328,7 @@ class FullTransformerBatch:
             wordpieces = self.wordpieces.select(s0, s1, copy=copy)
             doc_width = wordpieces.max_length
             model_output = self.model_output.map_arrays(
-                lambda a, s0=s0, s1=s1, w=doc_width: cut(a, s0, s1, w)
+                lambda a, s0=s0, s1=s1, w=doc_width: _own(_slice_doc(a, s0, s1, w), copy)
             )
             lengths = self.align.lengths[t0:t1]
             if t1 > len(row_starts):
@@ -346,7 +346,7 @@ class FullTransformerBatch:
                 TransformerData(
                     wordpieces=wordpieces,
                     model_output=model_output,
-                    align=Ragged(doc_rows, (xp.array if copy else xp.asarray)(lengths, "int32")),
+                    align=Ragged(doc_rows, _own(xp.asarray(lengths, dtype="int32"), copy)),
                 )
             )
         return outputs
@@ -401,16 +401,9 @@ def _slice_doc(array: Any, s0: int, s1: int, width: int) -> Any:
     return array[_doc_index(array, s0, s1, width)]
 
 
-def _copied_doc_slice(array: Any, s0: int, s1: int, width: int) -> Any:
-    return array[_doc_index(array, s0, s1, width)].copy()
-
-
-def _cut(array: Any, start: int, end: int, width: int) -> Any:
-    return array[start:end, :width]
-
-
-def _copied_cut(array: Any, start: int, end: int, width: int) -> Any:
-    return array[start:end, :width].copy()
+def _own(array: Any, copy: bool) -> Any:
+    """``array`` itself, or with ``copy`` an array of its own."""
+    return array.copy() if copy else array
 
 
 def _add_doc_slice(target: Any, grad: Any, s0: int, s1: int, width: int) -> None:

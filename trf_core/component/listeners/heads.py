@@ -188,8 +188,8 @@ def _doc_gradients(
     ops = model.ops
     d_flat = ops.alloc2f(int(feat.size // width), width, dtype=feat.dtype)
     ops.scatter_add(d_flat, index, cast(Any, d_rows).astype(feat.dtype))
-    for index, grad in bp(d_flat.reshape(feat.shape)).items():
-        doc_grads[index] = grad
+    for j, grad in bp(d_flat.reshape(feat.shape)).items():
+        doc_grads[j] = grad
     return doc_grads
 
 
