@@ -247,35 +247,36 @@ class Bare:
 class PieceCounter:
     """Counts the positions the pipeline's transformer computes, and how many are real.
 
-    A forward pre-hook on the torch model: an input of ``n`` rows of width ``w`` computes
-    ``n * w`` positions; the real ones are the mask's (the diagonal of a packed 4D mask).
+    Two forward pre-hooks: on the backend's span runner, whose windows' 2D mask counts the real
+    pieces, and on the torch model, where an input of ``n`` rows of width ``w`` computes
+    ``n * w`` positions, however the runner grouped or packed the windows.
     """
 
     def __init__(self, nlp: Any) -> None:
         shim = nlp.get_pipe("transformer").model.shims[0]
+        self.runner = shim.inner._model
         self.module = shim.transformer
         self.real = self.padded = self.calls = 0
 
     def __enter__(self) -> PieceCounter:
-        self.handle = self.module.register_forward_pre_hook(self._hook, with_kwargs=True)
+        self.handles = [
+            self.runner.register_forward_pre_hook(self._windows, with_kwargs=True),
+            self.module.register_forward_pre_hook(self._call, with_kwargs=True),
+        ]
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.handle.remove()
+        for handle in self.handles:
+            handle.remove()
 
-    def _hook(self, module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+    def _windows(self, module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        mask = kwargs["attention_mask"] if "attention_mask" in kwargs else args[1]
+        self.real += int(mask.sum())
+
+    def _call(self, module: Any, args: Any, kwargs: dict[str, Any]) -> None:
         ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
-        mask = kwargs.get("attention_mask")
         self.calls += 1
         self.padded += int(ids.numel())
-        if mask is None:
-            self.real += int(ids.numel())
-        elif mask.dim() == 2:
-            self.real += int(mask.sum())
-        else:  # packed: (rows, [1,] w, w); a real piece may look at itself
-            square = mask.reshape(-1, mask.shape[-2], mask.shape[-1])
-            diagonal = square.diagonal(dim1=1, dim2=2)
-            self.real += int((diagonal == 0).sum() if mask.is_floating_point() else diagonal.sum())
 
     def result(self) -> dict[str, int]:
         return {"real": self.real, "padded": self.padded, "model_calls": self.calls}
