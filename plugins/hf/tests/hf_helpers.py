@@ -26,6 +26,12 @@ def load_reference(path: Path) -> tuple[Any, Any]:
     return tokenizer, model
 
 
+def without_packing(model: Any) -> None:
+    """Record on ``model`` what :func:`trf_hf.packing.packing_mode` records for a model that
+    cannot pack, so that every window runs in length groups (what those tests are about)."""
+    model._trf_packing_mode = 0
+
+
 def use_eager_attention(model: Any) -> None:
     """Switch a reference model to eager attention (attentions need it), on transformers 4 and 5.
 

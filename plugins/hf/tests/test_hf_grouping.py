@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy
 import pytest
-from hf_helpers import load_reference, use_eager_attention
+from hf_helpers import load_reference, use_eager_attention, without_packing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,6 +96,11 @@ def test_grouped_windows_match_each_window_alone(bert_dir: Path) -> None:
 
 def test_grouped_gradients_match_each_window_alone(bert_dir: Path) -> None:
     _, model = load_reference(bert_dir)
+    without_packing(model)  # these windows run in groups, not packed
+    widths: list[int] = []
+    model.register_forward_pre_hook(
+        lambda m, args, kwargs: widths.append(int(kwargs["input_ids"].shape[1])), with_kwargs=True
+    )
     inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=1)
     width = max(LENGTHS)
     d_out = torch.randn((len(LENGTHS), width, int(model.config.hidden_size)))
@@ -103,6 +108,7 @@ def test_grouped_gradients_match_each_window_alone(bert_dir: Path) -> None:
     model.zero_grad()
     out = runner(**inputs, output_hidden_states=False, output_attentions=False)
     (out["last_hidden_state"] * d_out).sum().backward()
+    assert len(widths) >= 2 and max(widths) == width  # several group calls, none packed
     grouped = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
     model.zero_grad()
     for k, length in enumerate(LENGTHS):
@@ -135,10 +141,11 @@ def test_no_cpu_call_computes_more_than_the_cap_and_outputs_do_not_change(
     handle = model.register_forward_pre_hook(
         lambda m, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
     )
+    without_packing(model)  # every window in length groups: the cap applies to those
     runner = SpanRunner(model).eval()
     saved = runner_module.CPU_CALL_PIECES
     try:
-        with torch.enable_grad():  # as in training: no packing, every window in length groups
+        with torch.enable_grad():
             runner_module.CPU_CALL_PIECES = 10**9
             whole = runner(**inputs, output_hidden_states=True, output_attentions=False)
             calls.clear()

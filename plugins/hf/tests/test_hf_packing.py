@@ -1,10 +1,10 @@
 """Short windows packed into shared rows: each window's outputs equal the model run on it alone.
 
-At inference the runner lays short windows end to end in rows with their own positions and a
-block-diagonal mask (no padding computed). These tests check the packing plan itself, that the
-runner's outputs (last hidden state, every hidden layer, pooled output) equal each window run
-alone with no padding, and that a model which cannot take packed inputs is detected and runs
-unpacked instead.
+The runner lays short windows end to end in rows with their own positions and a
+block-diagonal mask (no padding computed), at inference and in training. These tests check the
+packing plan itself, the mask, that the runner's outputs (last hidden state, every hidden layer,
+pooled output) and the model's gradients equal each window run alone with no padding, and that a
+model which cannot take packed inputs is detected and runs unpacked instead.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from trf_hf.packing import (  # noqa: E402
     ATTENTION_COST,
     ROW_PIECES,
     PackedRows,
+    _packed_inputs,
     pack_rows,
     pack_tight,
     packing_mode,
@@ -144,6 +145,86 @@ def test_packed_windows_match_each_window_alone(model_dir: Path) -> None:
     _check_against_alone(model, LENGTHS, seed=3)
     packed_calls = [shape for shape in calls if shape[1] > max(LENGTHS)]
     assert packed_calls, f"no packed row among the model's inputs {calls}"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=12),
+    st.sampled_from([3, 4]),
+)
+def test_packed_mask_shows_each_piece_its_own_window_and_every_position_something(
+    lengths: list[int], mask_dims: int
+) -> None:
+    width = max(lengths)
+    ids = torch.arange(1, len(lengths) * width + 1).reshape(len(lengths), width)
+    packed = pack_tight(lengths, ROW_PIECES)
+    inputs, starts = _packed_inputs(ids, None, lengths, packed, 0, mask_dims)
+    mask = inputs["attention_mask"]
+    sees = (mask[:, 0] == 0) if mask_dims == 4 else (mask == 1)  # (rows, width, width)
+    # No query position sees nothing: an empty row softmaxes to NaN once the mask's minimum
+    # becomes -inf (float16), and in training that NaN reaches the gradients.
+    assert bool(sees.any(dim=-1).all())
+    row_width = int(inputs["input_ids"].shape[1])
+    flat_ids = inputs["input_ids"].reshape(-1)
+    real = torch.zeros(len(packed.fill) * row_width, dtype=torch.bool)
+    for k, n in enumerate(lengths):
+        start = int(starts[k])
+        assert torch.equal(flat_ids[start : start + n], ids[k, :n])
+        assert torch.equal(inputs["position_ids"].reshape(-1)[start : start + n], torch.arange(n))
+        row, column = divmod(start, row_width)
+        own = torch.zeros(row_width, dtype=torch.bool)
+        own[column : column + n] = True
+        for q in range(column, column + n):
+            assert torch.equal(sees[row, q], own)  # exactly its own window's pieces
+        real[start : start + n] = True
+    # Padding sees no real piece, so a real piece's output never depends on it.
+    padding = ~real.reshape(len(packed.fill), row_width)
+    assert not bool((sees & padding[:, :, None] & ~padding[:, None, :]).any())
+
+
+def test_packed_gradients_match_each_window_alone(model_dir: Path) -> None:
+    """Training packs too: the weights' gradients through packed rows (last hidden state, a
+    hidden layer and the pooled output) equal those of each window run alone."""
+    _, model = load_reference(model_dir)  # eval mode: no dropout, so runs are comparable
+    assert packing_mode(model) in (3, 4)
+    packed_calls: list[bool] = []  # whether autograd was on, per packed call
+    model.register_forward_pre_hook(
+        lambda m, args, kwargs: (
+            packed_calls.append(torch.is_grad_enabled()) if "position_ids" in kwargs else None
+        ),
+        with_kwargs=True,
+    )
+    inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=6)
+    generator = torch.Generator().manual_seed(6)
+    hidden = int(model.config.hidden_size)
+    d_last = torch.randn((len(LENGTHS), max(LENGTHS), hidden), generator=generator)
+    d_layer = torch.randn((len(LENGTHS), max(LENGTHS), hidden), generator=generator)
+    d_pooled = torch.randn((len(LENGTHS), hidden), generator=generator)
+    model.zero_grad()
+    out = SpanRunner(model)(**inputs, output_hidden_states=True, output_attentions=False)
+    loss = (out["last_hidden_state"] * d_last).sum() + (out["hidden_states"][1] * d_layer).sum()
+    if "pooler_output" in out:
+        loss = loss + (out["pooler_output"] * d_pooled).sum()
+    loss.backward()
+    assert packed_calls and all(packed_calls), "the short windows did not run packed"
+    packed = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    for k, n in enumerate(LENGTHS):
+        alone = model(input_ids=inputs["input_ids"][k : k + 1, :n], output_hidden_states=True)
+        loss = (alone.last_hidden_state[0] * d_last[k, :n]).sum()
+        loss = loss + (alone.hidden_states[1][0] * d_layer[k, :n]).sum()
+        if getattr(alone, "pooler_output", None) is not None:
+            loss = loss + (alone.pooler_output[0] * d_pooled[k]).sum()
+        loss.backward()
+    compared = 0
+    for name, p in model.named_parameters():
+        if p.grad is None:
+            assert name not in packed or float(packed[name].abs().max()) == 0.0, name
+            continue
+        scale = float(p.grad.abs().max()) + 1e-6
+        assert float((packed[name] - p.grad).abs().max()) <= 1e-4 * scale + 1e-6, name
+        compared += 1
+    assert compared > 10
 
 
 class _IgnoresPositions(torch.nn.Module):  # type: ignore[misc]

@@ -41,8 +41,8 @@ LONG_SLACK = (1 / 16, 0)
 A call of one window of more than :data:`~trf_hf.packing.ROW_PIECES` pieces costs little beyond
 its compute, so these groups stay within a sixteenth of their length: documents of 300 words
 (one window of about 400 pieces each) computed 18% padding in the default groups (up to half
-the shortest, at least 16 pieces), which training and unpacked models keep (a backward pass per
-call; many calls of short windows).
+the shortest, at least 16 pieces), which training and unpacked models keep (in training, a
+backward pass per call; unpacked, many calls of short windows).
 """
 
 CPU_CALL_PIECES = 4096
@@ -116,7 +116,7 @@ def _run_parts(
     output_attentions: bool,
 ) -> list[WindowPart]:
     """Run the windows in length groups, each cut to its longest window (and the short ones
-    packed, at inference), one :class:`~trf_hf.reassembly.WindowPart` a call.
+    packed), one :class:`~trf_hf.reassembly.WindowPart` a call.
 
     The model's outputs at real positions do not depend on how much padding follows them, so
     running similar lengths together gives the same result as one call over the whole padded
@@ -202,11 +202,11 @@ def _packed_part(
 ) -> WindowPart | None:
     """The short windows run packed (:mod:`trf_hf.packing`).
 
-    None when packing does not apply: training (autograd graph), attentions asked for (a packed
-    row's attention matrix is not a window's), fewer than two short windows, or a model the
-    probe found unable to take packed inputs.
+    None when packing does not apply: attentions asked for (a packed row's attention matrix is
+    not a window's), fewer than two short windows, or a model the probe found unable to take
+    packed inputs.
     """
-    if torch.is_grad_enabled() or kwargs.get("output_attentions"):
+    if kwargs.get("output_attentions"):
         return None
     short = [i for i, n in enumerate(lengths) if 0 < n <= ROW_PIECES]
     if len(short) < 2:
