@@ -353,13 +353,22 @@ def _assemble(
     if has_types:
         token_type_ids = _pad_rows([sp.type_ids or [] for sp in spans], span_width, 0, "int32")[0]
         window_types = _pad_rows([w.type_ids or [] for w in windows], window_width, 0, "int64")[0]
-    gather = numpy.full((len(spans) * span_width,), -1, dtype="int64")
-    for k, (src_window, src_column) in enumerate(sources):
-        start = k * span_width
-        gather[start : start + len(src_window)] = src_window * window_width + src_column
+    # Every span position reads (window, column) from ``sources``: laid into the span rows'
+    # real positions in one assignment (the mask's row-major order is the spans' order).
+    gather_rows = numpy.full((len(spans), span_width), -1, dtype="int64")
+    if sources:
+        src_window = numpy.concatenate([window for window, _ in sources])
+        src_column = numpy.concatenate([column for _, column in sources])
+        gather_rows[attention_mask.astype(bool)] = src_window * window_width + src_column
     columns = numpy.full((len(windows), span_width), window_width, dtype="int64")
-    for w, held in enumerate(windows):
-        columns[w, held.positions] = numpy.arange(len(held.positions))
+    if windows:
+        held = [len(w.positions) for w in windows]
+        rows = numpy.repeat(numpy.arange(len(windows)), held)
+        positions = numpy.fromiter(
+            chain.from_iterable(w.positions for w in windows), dtype="int64", count=sum(held)
+        )
+        first = numpy.repeat(numpy.cumsum(held) - held, held)
+        columns[rows, positions] = numpy.arange(len(positions)) - first  # column in its window
     offsets = [sp.offsets for sp in spans if sp.offsets is not None]
     return WindowPlan(
         wordpieces=WordpieceBatch(
@@ -374,7 +383,7 @@ def _assemble(
         window_mask=window_mask,
         window_type_ids=window_types,
         window_span=numpy.asarray([w.span for w in windows], dtype="int64"),
-        gather=gather,
+        gather=gather_rows.reshape((-1,)),
         window_columns=columns,
     )
 
@@ -382,13 +391,16 @@ def _assemble(
 def _pad_rows(
     rows: list[list[int]], width: int, fill: int, dtype: str
 ) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """``rows`` padded with ``fill`` to ``width``, and the mask of their real entries."""
+    """``rows`` padded with ``fill`` to ``width``, and the mask of their real entries.
+
+    One assignment through the mask (row-major, so the rows' entries in order) instead of one
+    per row: a batch of sentences has thousands of short rows.
+    """
+    lengths = numpy.fromiter((len(row) for row in rows), dtype="int64", count=len(rows))
+    real = numpy.arange(width)[None, :] < lengths[:, None]
     array = numpy.full((len(rows), width), fill, dtype=dtype)
-    mask = numpy.zeros((len(rows), width), dtype=dtype)
-    for i, row in enumerate(rows):
-        array[i, : len(row)] = row
-        mask[i, : len(row)] = 1
-    return array, mask
+    array[real] = numpy.fromiter(chain.from_iterable(rows), dtype=dtype, count=int(lengths.sum()))
+    return array, real.astype(dtype)
 
 
 def length_groups(
