@@ -6,7 +6,7 @@ import numpy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trf_core.contract.arrays import offsets_from_lengths, to_numpy
+from trf_core.contract.arrays import offsets_from_lengths, positions_within, to_numpy
 from trf_core.contract.data import ModelOutput, WordpieceBatch
 
 
@@ -18,6 +18,13 @@ def test_offsets_cut_a_flat_array_into_its_runs(lengths: list[int]) -> None:
     runs = [flat[offsets[i] : offsets[i + 1]] for i in range(len(lengths))]
     assert [len(run) for run in runs] == lengths
     numpy.testing.assert_array_equal(numpy.concatenate([flat[:0], *runs]), flat)
+
+
+@given(st.lists(st.integers(0, 50), max_size=20))
+def test_positions_within_count_from_zero_in_every_run(lengths: list[int]) -> None:
+    positions = positions_within(lengths)
+    assert positions.dtype == numpy.int64
+    assert positions.tolist() == [j for n in lengths for j in range(n)]
 
 
 def test_to_numpy_keeps_none_and_makes_lists_arrays() -> None:

@@ -26,6 +26,7 @@ import numpy
 from spacy.tokens import Span
 from thinc.types import Ints2d
 
+from ..contract.arrays import positions_within
 from ..contract.data import WordpieceBatch
 
 
@@ -367,8 +368,7 @@ def _assemble(
         positions = numpy.fromiter(
             chain.from_iterable(w.positions for w in windows), dtype="int64", count=sum(held)
         )
-        first = numpy.repeat(numpy.cumsum(held) - held, held)
-        columns[rows, positions] = numpy.arange(len(positions)) - first  # column in its window
+        columns[rows, positions] = positions_within(held)  # each position's column in its window
     offsets = [sp.offsets for sp in spans if sp.offsets is not None]
     return WindowPlan(
         wordpieces=WordpieceBatch(

@@ -20,7 +20,7 @@ from spacy.attrs import IDX, IS_SPACE, LENGTH, ORTH
 from spacy.tokens import Doc, Span
 from thinc.types import Ints2d, Ragged
 
-from .arrays import offsets_from_lengths, to_numpy
+from .arrays import offsets_from_lengths, positions_within, to_numpy
 
 __all__ = ["align_batch", "align_by_strings"]
 
@@ -60,10 +60,8 @@ def align_batch(
     first = numpy.searchsorted(ends, a, side="right")
     last = numpy.searchsorted(starts, b, side="left")
     counts = numpy.maximum(last - first, 0)
-    total = int(counts.sum())
     pair_rows = numpy.repeat(rows, counts)
-    group_starts = numpy.repeat(offsets_from_lengths(counts)[:-1], counts)
-    pair_pos = numpy.repeat(first, counts) + (numpy.arange(total) - group_starts)
+    pair_pos = numpy.repeat(first, counts) + positions_within(counts)
     return _pairs_to_ragged([tokens[pair_pos]], [pair_rows], int(sum(doc_lengths)))
 
 
@@ -141,7 +139,7 @@ def _batch_pieces(
         return empty, empty, empty
     pieces = numpy.concatenate(arrays)
     span_of = numpy.repeat(numpy.arange(len(arrays)), counts)
-    position = numpy.arange(total) - numpy.repeat(offsets_from_lengths(counts)[:-1], counts)
+    position = positions_within(counts)
     shift = bounds[span_of, 2]
     # Clip to the span: a tokenizer that reports a piece reaching past its span's text must not
     # pull tokens outside the span into it.

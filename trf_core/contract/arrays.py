@@ -1,4 +1,4 @@
-"""Two small array helpers the data classes, the alignment and the listeners share.
+"""Small array helpers the data classes, the alignment, the windowing and the listeners share.
 
 A leaf: it imports only numpy, so every module of trf-core (and the conformance kit) can use it.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy
 
-__all__ = ["offsets_from_lengths", "to_numpy"]
+__all__ = ["offsets_from_lengths", "positions_within", "to_numpy"]
 
 
 def to_numpy(array: Any) -> Any:
@@ -29,3 +29,11 @@ def offsets_from_lengths(lengths: Sequence[int] | Any) -> numpy.ndarray:
     offsets = numpy.zeros((len(counts) + 1,), dtype="int64")
     numpy.cumsum(counts, out=offsets[1:])
     return offsets
+
+
+def positions_within(lengths: Sequence[int] | Any) -> numpy.ndarray:
+    """For consecutive runs of ``lengths`` laid end to end, each element's index within its own
+    run: ``[0 .. l0 - 1, 0 .. l1 - 1, ...]`` (int64)."""
+    offsets = offsets_from_lengths(lengths)
+    counts = numpy.diff(offsets)
+    return numpy.arange(int(offsets[-1]), dtype="int64") - numpy.repeat(offsets[:-1], counts)
