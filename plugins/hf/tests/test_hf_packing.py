@@ -1,9 +1,11 @@
 """Short windows packed into shared rows: each window's outputs equal the model run on it alone.
 
-The runner lays short windows end to end in rows with their own positions and a
-block-diagonal mask (no padding computed), at inference and in training. These tests check the
-packing plan itself, the mask, that the runner's outputs (last hidden state, every hidden layer,
-pooled output) and the model's gradients equal each window run alone with no padding, and that a
+The runner lays short windows end to end with their own positions, at inference and in
+training: in one unpadded row with attention computed per window (the segment mode, where the
+model's layers read transformers' attention registry), or in rows with a block-diagonal mask.
+These tests check the plans, the mask, that the runner's outputs (last hidden state, every
+hidden layer, pooled output) and the model's gradients equal each window run alone with no
+padding in both modes, that the model's own attention setting survives a packed call, and that a
 model which cannot take packed inputs is detected and runs unpacked instead.
 """
 
@@ -24,13 +26,38 @@ torch = pytest.importorskip("torch")
 from trf_hf.packing import (  # noqa: E402
     ATTENTION_COST,
     ROW_PIECES,
+    SEGMENTS,
     PackedRows,
     _packed_inputs,
+    _segment_inputs,
     pack_rows,
     pack_tight,
     packing_mode,
 )
 from trf_hf.runner import SpanRunner  # noqa: E402
+from trf_hf.segments import NAME, attending_by_segment, segment_runs  # noqa: E402
+
+PACKING_MODES = [SEGMENTS, 4]
+"""The modes BERT and RoBERTa take on transformers 5 (3 is transformers 4's mask)."""
+
+
+def _transformers_major() -> int:
+    import transformers
+
+    return int(transformers.__version__.split(".")[0])
+
+
+def _packing_as(model: Any, mode: int) -> None:
+    """Probe ``model``, then make it pack in ``mode``; on transformers 4, where BERT's layers may
+    not read the attention registry, the segment mode is skipped when the probe refused it."""
+    probed = packing_mode(model)
+    assert probed in (SEGMENTS, 3, 4)  # BERT and RoBERTa take packed inputs
+    if mode == SEGMENTS and probed != SEGMENTS:
+        assert _transformers_major() < 5, "BERT and RoBERTa attend by segment on transformers 5"
+        pytest.skip("this transformers' BERT does not attend by segment")
+    if mode == 4 and probed == 3:
+        mode = 3  # transformers 4 takes the 3D mask
+    model._trf_packing_mode = mode
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,10 +161,11 @@ def _check_against_alone(model: Any, lengths: list[int], seed: int) -> None:
                 assert torch.allclose(out["pooler_output"][k], alone.pooler_output[0], atol=1e-5)
 
 
-def test_packed_windows_match_each_window_alone(model_dir: Path) -> None:
+@pytest.mark.parametrize("mode", PACKING_MODES)
+def test_packed_windows_match_each_window_alone(model_dir: Path, mode: int) -> None:
     _, model = load_reference(model_dir)
-    assert sum(LENGTHS) > ROW_PIECES  # more than one packed row
-    assert packing_mode(model) in (3, 4)  # BERT and RoBERTa take packed inputs
+    assert sum(LENGTHS) > ROW_PIECES  # more than one masked row
+    _packing_as(model, mode)
     calls: list[tuple[int, ...]] = []
     model.register_forward_pre_hook(
         lambda m, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
@@ -182,11 +210,12 @@ def test_packed_mask_shows_each_piece_its_own_window_and_every_position_somethin
     assert not bool((sees & padding[:, :, None] & ~padding[:, None, :]).any())
 
 
-def test_packed_gradients_match_each_window_alone(model_dir: Path) -> None:
+@pytest.mark.parametrize("mode", PACKING_MODES)
+def test_packed_gradients_match_each_window_alone(model_dir: Path, mode: int) -> None:
     """Training packs too: the weights' gradients through packed rows (last hidden state, a
     hidden layer and the pooled output) equal those of each window run alone."""
     _, model = load_reference(model_dir)  # eval mode: no dropout, so runs are comparable
-    assert packing_mode(model) in (3, 4)
+    _packing_as(model, mode)
     packed_calls: list[bool] = []  # whether autograd was on, per packed call
     model.register_forward_pre_hook(
         lambda m, args, kwargs: (
@@ -274,7 +303,7 @@ def test_long_windows_run_in_near_exact_groups_at_inference(
             mask = kwargs["attention_mask"]
             calls.append((*kwargs["input_ids"].shape, int(mask.sum())))
 
-    assert packing_mode(model) in (3, 4)  # probed before recording
+    assert packing_mode(model) in (SEGMENTS, 3, 4)  # probed before recording
     inputs = _inputs(lengths, int(model.config.vocab_size), seed=5)
     saved = runner_module.ROW_PIECES
     try:
@@ -290,3 +319,95 @@ def test_long_windows_run_in_near_exact_groups_at_inference(
     assert sum(rows for rows, _, _ in calls) == len(long_windows)
     for rows, width, real in calls:
         assert rows * width - real <= LONG_SLACK[0] * real
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=16),
+    st.booleans(),
+    st.sampled_from([0, 2]),
+)
+def test_segment_row_holds_each_window_once_in_runs_of_equal_length(
+    lengths: list[int], with_types: bool, offset: int
+) -> None:
+    width = max(lengths)
+    ids = torch.arange(1, len(lengths) * width + 1).reshape(len(lengths), width)
+    types = (ids % 2) if with_types else None
+    order, runs = segment_runs(lengths)
+    inputs, starts = _segment_inputs(ids, types, lengths, order, offset, token_types=True)
+    row_ids = inputs["input_ids"]
+    assert row_ids.shape == (1, sum(lengths))  # every real piece, nothing else
+    # The runs tile the row, shortest first, each of windows of one length.
+    covered = 0
+    for run in runs:
+        assert run.start == covered
+        covered += run.count * run.length
+    assert covered == sum(lengths)
+    assert [r.length for r in runs] == sorted({*lengths})
+    assert [r.count for r in runs] == [lengths.count(n) for n in sorted({*lengths})]
+    for k, n in enumerate(lengths):
+        start = int(starts[k])
+        assert torch.equal(row_ids[0, start : start + n], ids[k, :n])
+        assert torch.equal(inputs["position_ids"][0, start : start + n], torch.arange(n) + offset)
+        expected_types = types[k, :n] if types is not None else torch.zeros(n, dtype=torch.long)
+        assert torch.equal(inputs["token_type_ids"][0, start : start + n], expected_types)
+        # the window lies inside the run of its length
+        run = next(r for r in runs if r.length == n)
+        assert run.start <= start and start + n <= run.start + run.count * run.length
+        assert (start - run.start) % n == 0
+
+
+def test_segment_runs_refuse_an_empty_window() -> None:
+    with pytest.raises(ValueError, match="window 1 holds 0 pieces"):
+        segment_runs([3, 0, 2])
+
+
+def test_bert_and_roberta_attend_by_segment_on_transformers_5(model_dir: Path) -> None:
+    if _transformers_major() < 5:
+        pytest.skip("transformers 4's BERT and RoBERTa may not read the attention registry")
+    _, model = load_reference(model_dir)
+    assert packing_mode(model) == SEGMENTS
+
+
+def test_a_packed_call_leaves_the_models_attention_as_it_was(bert_dir: Path) -> None:
+    _, model = load_reference(bert_dir)
+    _packing_as(model, SEGMENTS)
+    before = model.config._attn_implementation
+    assert before != NAME
+    inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=8)
+    with torch.inference_mode():
+        SpanRunner(model).eval()(**inputs, output_hidden_states=False, output_attentions=False)
+        assert model.config._attn_implementation == before
+        with pytest.raises(RuntimeError, match="boom"):
+            with attending_by_segment(model, segment_runs([2, 3])[1]):
+                assert model.config._attn_implementation == NAME
+                raise RuntimeError("boom")
+    assert model.config._attn_implementation == before
+
+
+@pytest.mark.parametrize("original", ["sdpa", "eager"])
+def test_a_call_without_a_layout_gets_the_models_own_attention(
+    bert_dir: Path, original: str
+) -> None:
+    """Another thread calling the model while a packed call has the segment attention switched
+    on finds no layout of its own: it must get the model's own attention and padding mask."""
+    import threading
+
+    _, model = load_reference(bert_dir)
+    use_attention = getattr(model, "set_attn_implementation", None)
+    if use_attention is None:
+        pytest.skip("transformers 4.40's models are switched through their config")
+    use_attention(original)
+    _packing_as(model, SEGMENTS)
+    inputs = _inputs([4, 9, 6], int(model.config.vocab_size), seed=9)
+    batch = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+    with torch.inference_mode():
+        expected = model(**batch).last_hidden_state
+        seen: list[Any] = []
+        with attending_by_segment(model, segment_runs([2, 3])[1]):
+            thread = threading.Thread(target=lambda: seen.append(model(**batch)))
+            thread.start()
+            thread.join()
+    got = seen[0].last_hidden_state
+    real = inputs["attention_mask"].bool()
+    assert torch.allclose(got[real], expected[real], atol=1e-5)

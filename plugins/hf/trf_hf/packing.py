@@ -10,10 +10,15 @@ outputs equal the model run on it alone (to float rounding); the rows' only extr
 attention between pieces of one row that the mask then discards, which grows with the row's
 width (:data:`ATTENTION_COST`): a reason to keep rows narrow where the lengths allow.
 
-Whether a model honours custom positions and a 4D (transformers 5) or 3D (transformers 4) mask
-is not declared anywhere, so :func:`packing_mode` probes it once per model: a packed row of two
-short random windows must give what each gives alone, pooled output included, or packing stays
-off for that model and the runner falls back to length groups.
+Where the model's layers find their attention through transformers' registry, packing needs no
+mask at all (:data:`SEGMENTS`, :mod:`trf_hf.segments`): all short windows go into one row of
+exactly their pieces, and attention is computed window by window, so rows have neither tails nor
+cross-window attention to discard. The masked rows above are the fallback.
+
+Whether a model attends by segment, or honours custom positions and a 4D (transformers 5) or 3D
+(transformers 4) mask, is not declared anywhere, so :func:`packing_mode` probes it once per
+model: a packed row of three short random windows must give what each gives alone, pooled output
+included, or packing stays off for that model and the runner falls back to length groups.
 
 Training packs too. The packed inputs are plain indexing and the mask is a constant, so
 autograd sends each window's gradient back through its own positions only: a window's gradients
@@ -33,10 +38,12 @@ from typing import Any
 import torch
 
 from .reassembly import WindowPart
+from .segments import attending_by_segment, segment_runs
 
 __all__ = [
     "ATTENTION_COST",
     "ROW_PIECES",
+    "SEGMENTS",
     "PackedRows",
     "pack_rows",
     "pack_tight",
@@ -47,7 +54,10 @@ __all__ = [
 ROW_PIECES = 128
 """Pieces per packed row; windows longer than this are not packed (they run in length groups)."""
 
-_PROBE_LENGTHS = (5, 9)
+SEGMENTS = 1
+"""The packing mode with no mask: one row, attention per window (:mod:`trf_hf.segments`)."""
+
+_PROBE_LENGTHS = (5, 9, 9)
 _PROBE_TOLERANCE = 1e-4
 _ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta", "longformer", "mpnet")
 
@@ -219,14 +229,25 @@ def run_packed(
     """Run windows (each at most :data:`ROW_PIECES` long) packed; outputs flat, per window its
     first row (``windows`` are ``0 .. len(lengths) - 1``: the caller names them).
 
-    ``pooled`` is the model's pooler applied to each window's own first piece, as a run of the
-    window alone gives it (the packed row's pooler would only see its first window).
+    ``mask_dims`` is the mode :func:`packing_mode` found: :data:`SEGMENTS` (one unpadded row,
+    attention per window) or the masked rows' 4D or 3D mask. ``pooled`` is the model's pooler
+    applied to each window's own first piece, as a run of the window alone gives it (the packed
+    row's pooler would only see its first window).
     """
-    packed = pack_tight(lengths, ROW_PIECES)
-    inputs, starts = _packed_inputs(
-        input_ids, token_type_ids, lengths, packed, _position_offset(transformer), mask_dims
-    )
-    out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
+    offset = _position_offset(transformer)
+    if mask_dims == SEGMENTS:
+        order, runs = segment_runs(lengths)
+        inputs, starts = _segment_inputs(
+            input_ids, token_type_ids, lengths, order, offset, _has_token_types(transformer)
+        )
+        with attending_by_segment(transformer, runs):
+            out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
+    else:
+        packed = pack_tight(lengths, ROW_PIECES)
+        inputs, starts = _packed_inputs(
+            input_ids, token_type_ids, lengths, packed, offset, mask_dims
+        )
+        out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
     hidden = int(out.last_hidden_state.shape[-1])
     last = out.last_hidden_state.reshape(-1, hidden)
     pooler = getattr(transformer, "pooler", None)
@@ -241,8 +262,48 @@ def run_packed(
     )
 
 
+def _has_token_types(transformer: Any) -> bool:
+    """Whether the model embeds token types (BERT, RoBERTa), so it takes ``token_type_ids``."""
+    return bool(getattr(transformer.config, "type_vocab_size", 0))
+
+
+def _segment_inputs(
+    input_ids: torch.Tensor,
+    token_type_ids: torch.Tensor | None,
+    lengths: Sequence[int],
+    order: Sequence[int],
+    offset: int,
+    token_types: bool,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One row of every window's real pieces, in ``order``, and the column each window starts at.
+
+    Token types are passed as zeros when the model has them and the caller gave none: some
+    architectures cut their default ones from a buffer as long as the position table, shorter
+    than a row of a whole batch.
+    """
+    device = input_ids.device
+    order_t = torch.as_tensor(list(order), dtype=torch.long, device=device)
+    length_t = torch.as_tensor(list(lengths), dtype=torch.long, device=device)
+    in_order = length_t.index_select(0, order_t)
+    columns = torch.arange(int(input_ids.shape[1]), device=device)
+    real = columns[None, :] < in_order[:, None]
+    row_starts = torch.cumsum(in_order, 0) - in_order
+    starts = torch.empty_like(row_starts)
+    starts[order_t] = row_starts
+    inputs = {
+        "input_ids": input_ids.index_select(0, order_t)[real][None, :],
+        "position_ids": (columns[None, :].expand_as(real)[real] + offset)[None, :],
+    }
+    if token_type_ids is not None:
+        inputs["token_type_ids"] = token_type_ids.index_select(0, order_t)[real][None, :]
+    elif token_types:
+        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+    return inputs, starts
+
+
 def packing_mode(transformer: Any) -> int:
-    """How this model takes a packed mask: 4 (4D additive), 3 (3D 0/1), or 0 (it cannot).
+    """How this model packs: :data:`SEGMENTS` (no mask), 4 (4D additive mask), 3 (3D 0/1
+    mask), or 0 (it cannot).
 
     Probed once and remembered on the model: two short random windows packed in one row must
     give, within 1e-4, the hidden states and pooled output each gives alone.
@@ -251,10 +312,10 @@ def packing_mode(transformer: Any) -> int:
     if isinstance(cached, int):
         return cached
     mode = 0
-    for dims in (4, 3):
+    for candidate in (SEGMENTS, 4, 3):
         try:
-            if _probe(transformer, dims):
-                mode = dims
+            if _probe(transformer, candidate):
+                mode = candidate
                 break
         except Exception:  # a model that rejects the inputs cannot pack; no need to say more
             continue
