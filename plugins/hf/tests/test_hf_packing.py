@@ -383,6 +383,20 @@ def test_a_packed_call_leaves_the_models_attention_as_it_was(bert_dir: Path) -> 
                 assert model.config._attn_implementation == NAME
                 raise RuntimeError("boom")
     assert model.config._attn_implementation == before
+    assert not any("trf" in key for key in model.config.to_dict())  # nothing to save with it
+
+
+def test_the_attention_setting_returns_when_the_last_packed_call_ends(bert_dir: Path) -> None:
+    """Packed calls overlapping on one model (two threads) share the switch: the first to end
+    must not switch the other's layers back to attention over the whole row."""
+    _, model = load_reference(bert_dir)
+    before = model.config._attn_implementation
+    runs = segment_runs([2, 3])[1]
+    with attending_by_segment(model, runs):
+        with attending_by_segment(model, runs):
+            assert model.config._attn_implementation == NAME
+        assert model.config._attn_implementation == NAME
+    assert model.config._attn_implementation == before
 
 
 @pytest.mark.parametrize("original", ["sdpa", "eager"])

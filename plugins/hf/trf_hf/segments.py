@@ -7,15 +7,16 @@ their pieces, ordered by length, and the attention is computed per run of equall
 the run's queries, keys and values are reshaped to ``(windows, heads, length, head_size)`` and
 go through one unmasked ``scaled_dot_product_attention``. The linear layers see every real piece
 once and nothing else (no padding, no row tail), and attention costs what each window alone
-costs. On the EWT test sentences this took 0.95x the zero-padding limit's model time where the
-masked rows took 0.99x (bench/README.md).
+costs. On the EWT test sentences the model calls took 0.98 of the masked rows' time, each batch
+run both ways back to back (bench/README.md).
 
 The model's layers find the attention function through transformers' attention registry by the
 name in ``config._attn_implementation``, so :func:`attending_by_segment` switches that name for
-one call and puts it back. Which windows a row holds travels in a :class:`~contextvars.ContextVar`
-(one per thread), not through the model's arguments, which not every architecture passes down.
-A call that finds the name switched but no layout (another thread using the same model at that
-moment) gets the model's own attention and mask, so it is never wrong, only unpacked.
+the packed calls and puts it back when the last one running on the model ends. Which windows a
+row holds travels in a :class:`~contextvars.ContextVar` (one per thread), not through the
+model's arguments, which not every architecture passes down. A call that finds the name switched
+but no layout (another thread using the same model at that moment) gets the model's own
+attention and mask, so it is never wrong, only unpacked.
 
 Whether a model takes this path at all is probed like the masked modes
 (:func:`trf_hf.packing.packing_mode`): an architecture whose layers do not read the registry, or
@@ -25,6 +26,7 @@ a transformers without it (older than 4.53), fails the probe and keeps the maske
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -49,7 +51,11 @@ class SegmentRun:
 
 
 _LAYOUT: ContextVar[tuple[SegmentRun, ...] | None] = ContextVar("trf_segment_layout", default=None)
-_ORIGINAL_ATTRIBUTE = "_trf_attention_before_segments"
+
+_switched: dict[int, tuple[str, int]] = {}
+"""Per switched config (by ``id``): the attention name it had, and how many packed calls are
+running on it. Kept here, not on the config, which would write it into a saved config.json."""
+_switch_lock = threading.Lock()
 
 
 def segment_runs(lengths: Sequence[int]) -> tuple[list[int], tuple[SegmentRun, ...]]:
@@ -114,8 +120,7 @@ def _segment_mask(*args: Any, **kwargs: Any) -> Any:
     """Registered mask builder: no mask while a layout is active; otherwise the original's."""
     if _LAYOUT.get() is not None:
         return None
-    config = kwargs.get("config")
-    name = getattr(config, _ORIGINAL_ATTRIBUTE, "sdpa") if config is not None else "sdpa"
+    name = _name_before(kwargs.get("config"))
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
     return ALL_MASK_ATTENTION_FUNCTIONS[name](*args, **kwargs)
@@ -126,7 +131,7 @@ def _original_attention(module: Any) -> Any:
     ``eager_attention_forward`` (transformers keeps it beside each architecture's layers)."""
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-    name = getattr(module.config, _ORIGINAL_ATTRIBUTE, "sdpa")
+    name = _name_before(module.config)
     if name != "eager" and name in ALL_ATTENTION_FUNCTIONS:
         return ALL_ATTENTION_FUNCTIONS[name]
     eager = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
@@ -158,21 +163,33 @@ def register() -> bool:
     return _registered
 
 
+def _name_before(config: Any) -> str:
+    """The attention name ``config`` had before packed calls switched it."""
+    before = _switched.get(id(config))
+    return before[0] if before is not None else "sdpa"
+
+
 @contextmanager
 def attending_by_segment(transformer: Any, runs: tuple[SegmentRun, ...]) -> Iterator[None]:
     """For one call: the model's layers attend within each window of ``runs``, and the model
-    builds no mask. The model's attention setting is restored afterwards, errors included."""
+    builds no mask. The model's attention setting is restored when the last packed call running
+    on it ends, errors included."""
     if not register():
         raise RuntimeError("transformers has no attention registry: segment packing is off")
     config = transformer.config
-    before = config._attn_implementation
-    token = _LAYOUT.set(runs)
-    if before != NAME:
-        setattr(config, _ORIGINAL_ATTRIBUTE, before)
+    with _switch_lock:
+        name, running = _switched.get(id(config), (config._attn_implementation, 0))
+        _switched[id(config)] = (name, running + 1)
         config._attn_implementation = NAME
+    token = _LAYOUT.set(runs)
     try:
         yield
     finally:
-        if before != NAME:
-            config._attn_implementation = before
         _LAYOUT.reset(token)
+        with _switch_lock:
+            name, running = _switched[id(config)]
+            if running == 1:
+                del _switched[id(config)]
+                config._attn_implementation = name
+            else:
+                _switched[id(config)] = (name, running - 1)
