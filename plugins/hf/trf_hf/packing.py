@@ -174,8 +174,13 @@ def _packed_inputs(
     packed: PackedRows,
     offset: int,
     mask_dims: int,
+    token_types: bool = False,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The packed model inputs, and the flat row (row x width + column) each window starts at."""
+    """The packed model inputs, and the flat row (row x width + column) each window starts at.
+
+    Token types are passed as zeros when the model has them (``token_types``) and the caller
+    gave none, as :func:`_segment_inputs` does.
+    """
     device = input_ids.device
     n_rows, width = len(packed.fill), max(packed.fill)
     window_width = int(input_ids.shape[1])
@@ -215,6 +220,8 @@ def _packed_inputs(
         types = token_type_ids.new_zeros((n_rows * width,))
         types[target] = token_type_ids[source]
         inputs["token_type_ids"] = types.reshape(n_rows, width)
+    elif token_types:
+        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
     return inputs, window_starts
 
 
@@ -235,17 +242,18 @@ def run_packed(
     row's pooler would only see its first window).
     """
     offset = _position_offset(transformer)
+    token_types = _has_token_types(transformer)
     if mask_dims == SEGMENTS:
         order, runs = segment_runs(lengths)
         inputs, starts = _segment_inputs(
-            input_ids, token_type_ids, lengths, order, offset, _has_token_types(transformer)
+            input_ids, token_type_ids, lengths, order, offset, token_types
         )
         with attending_by_segment(transformer, runs):
             out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
     else:
         packed = pack_tight(lengths, ROW_PIECES)
         inputs, starts = _packed_inputs(
-            input_ids, token_type_ids, lengths, packed, offset, mask_dims
+            input_ids, token_type_ids, lengths, packed, offset, mask_dims, token_types
         )
         out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
     hidden = int(out.last_hidden_state.shape[-1])
@@ -278,8 +286,8 @@ def _segment_inputs(
     """One row of every window's real pieces, in ``order``, and the column each window starts at.
 
     Token types are passed as zeros when the model has them and the caller gave none: some
-    architectures cut their default ones from a buffer as long as the position table, shorter
-    than a row of a whole batch.
+    architectures (BERT on transformers 4, ConvBERT, BigBird) cut their default ones from a
+    buffer as long as the position table, which a packed row may outgrow.
     """
     device = input_ids.device
     order_t = torch.as_tensor(list(order), dtype=torch.long, device=device)

@@ -19,8 +19,9 @@ but no layout (another thread using the same model at that moment) gets the mode
 attention and mask, so it is never wrong, only unpacked.
 
 Whether a model takes this path at all is probed like the masked modes
-(:func:`trf_hf.packing.packing_mode`): an architecture whose layers do not read the registry, or
-a transformers without it (older than 4.53), fails the probe and keeps the masked rows.
+(:func:`trf_hf.packing.packing_mode`): an architecture whose layers do not read the registry
+(BERT and RoBERTa on transformers 4, among others), or a transformers without it (older than
+4.53), fails the probe and keeps the masked rows.
 """
 
 from __future__ import annotations
