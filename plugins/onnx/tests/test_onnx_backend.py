@@ -330,3 +330,43 @@ def test_a_pipeline_without_trf_onnx_says_what_to_install(toy_export: Path) -> N
     )
     assert done.stdout.startswith("MissingDistributionError")
     assert "provided by the distribution trf-onnx" in done.stdout
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sentences=st.lists(
+        st.lists(st.sampled_from([*WORDS, "Cats", "ran!", "x9", "zzq"]), min_size=0, max_size=9),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_trf_onnx_tokenizer_gives_the_encodings_path_what_its_lists_give(
+    toy_export: Path, sentences: list[list[str]]
+) -> None:
+    """trf-onnx's tokenizer hands the windowing code its encodings (offsets, special flags and
+    piece strings for the whole batch at once); the pieces equal those built from its lists."""
+    from trf_onnx.backend import get_state
+
+    from trf_core.component.windowing import _from_python_lists, tokenize_spans
+
+    backend = build_onnx_backend(str(toy_export), whole_docs)
+    backend.initialize()
+    tokenizer = get_state(backend).tokenizer
+    nlp = spacy.blank("en")
+    doc = nlp(" ".join(" ".join(words) + " ." for words in sentences))
+    spans, start = [], 0
+    for words in sentences:  # one span per sentence, each ending at its "."
+        spans.append(doc[start : start + len(words) + 1])
+        start += len(words) + 1
+    encoded = tokenizer([span.text for span in spans])
+    assert len(encoded.encodings) == len(spans)
+    got = tokenize_spans(tokenizer, spans)
+    expected = _from_python_lists(tokenizer, spans, [span.text for span in spans])
+    for a, b in zip(got, expected, strict=True):
+        assert a.ids == b.ids
+        assert a.strings == b.strings
+        assert (a.type_ids is None) == (b.type_ids is None)
+        assert a.type_ids is None or list(a.type_ids) == list(b.type_ids)
+        assert a.offsets is not None and b.offsets is not None
+        assert numpy.array_equal(a.offsets, b.offsets)
+        assert numpy.array_equal(a.special, b.special)
