@@ -30,6 +30,7 @@ from trf_hf.packing import (  # noqa: E402
     PackedRows,
     _packed_inputs,
     _segment_inputs,
+    masked_packing_mode,
     pack_rows,
     pack_tight,
     packing_mode,
@@ -162,17 +163,26 @@ def _check_against_alone(model: Any, lengths: list[int], seed: int) -> None:
 
 
 @pytest.mark.parametrize("mode", PACKING_MODES)
-def test_packed_windows_match_each_window_alone(model_dir: Path, mode: int) -> None:
+@pytest.mark.parametrize("lengths", [LENGTHS, [7] * 5], ids=["mixed", "one length"])
+def test_packed_windows_match_each_window_alone(
+    model_dir: Path, mode: int, lengths: list[int]
+) -> None:
     _, model = load_reference(model_dir)
     assert sum(LENGTHS) > ROW_PIECES  # more than one masked row
     _packing_as(model, mode)
-    calls: list[tuple[int, ...]] = []
+    calls: list[tuple[int, ...]] = []  # the input shapes of the packed calls (own positions)
     model.register_forward_pre_hook(
-        lambda m, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+        lambda m, args, kwargs: (
+            calls.append(tuple(kwargs["input_ids"].shape)) if "position_ids" in kwargs else None
+        ),
+        with_kwargs=True,
     )
-    _check_against_alone(model, LENGTHS, seed=3)
-    packed_calls = [shape for shape in calls if shape[1] > max(LENGTHS)]
-    assert packed_calls, f"no packed row among the model's inputs {calls}"
+    _check_against_alone(model, lengths, seed=3)
+    assert len(calls) == 1, calls  # all the windows in one packed call
+    rows, width = calls[0]
+    assert rows * width >= sum(lengths)
+    if mode == SEGMENTS:
+        assert (rows, width) == (1, sum(lengths))  # one row of exactly the real pieces
 
 
 @settings(max_examples=40, deadline=None)
@@ -186,10 +196,7 @@ def test_packed_mask_shows_each_piece_its_own_window_and_every_position_somethin
     width = max(lengths)
     ids = torch.arange(1, len(lengths) * width + 1).reshape(len(lengths), width)
     packed = pack_tight(lengths, ROW_PIECES)
-    inputs, starts = _packed_inputs(ids, None, lengths, packed, 0, mask_dims, token_types=True)
-    # A model with token types gets zeros for them: transformers 4's BERT cuts its default ones
-    # from a buffer as long as its position table, which a packed row may outgrow.
-    assert torch.equal(inputs["token_type_ids"], torch.zeros_like(inputs["input_ids"]))
+    inputs, starts = _packed_inputs(ids, None, lengths, packed, 0, mask_dims)
     mask = inputs["attention_mask"]
     sees = (mask[:, 0] == 0) if mask_dims == 4 else (mask == 1)  # (rows, width, width)
     # No query position sees nothing: an empty row softmaxes to NaN once the mask's minimum
@@ -337,7 +344,7 @@ def test_segment_row_holds_each_window_once_in_runs_of_equal_length(
     ids = torch.arange(1, len(lengths) * width + 1).reshape(len(lengths), width)
     types = (ids % 2) if with_types else None
     order, runs = segment_runs(lengths)
-    inputs, starts = _segment_inputs(ids, types, lengths, order, offset, token_types=True)
+    inputs, starts = _segment_inputs(ids, types, lengths, order, offset)
     row_ids = inputs["input_ids"]
     assert row_ids.shape == (1, sum(lengths))  # every real piece, nothing else
     # The runs tile the row, shortest first, each of windows of one length.
@@ -352,8 +359,8 @@ def test_segment_row_holds_each_window_once_in_runs_of_equal_length(
         start = int(starts[k])
         assert torch.equal(row_ids[0, start : start + n], ids[k, :n])
         assert torch.equal(inputs["position_ids"][0, start : start + n], torch.arange(n) + offset)
-        expected_types = types[k, :n] if types is not None else torch.zeros(n, dtype=torch.long)
-        assert torch.equal(inputs["token_type_ids"][0, start : start + n], expected_types)
+        if types is not None:
+            assert torch.equal(inputs["token_type_ids"][0, start : start + n], types[k, :n])
         # the window lies inside the run of its length
         run = next(r for r in runs if r.length == n)
         assert run.start <= start and start + n <= run.start + run.count * run.length
@@ -390,8 +397,8 @@ def test_a_packed_call_leaves_the_models_attention_as_it_was(bert_dir: Path) -> 
 
 
 def test_the_attention_setting_returns_when_the_last_packed_call_ends(bert_dir: Path) -> None:
-    """Packed calls overlapping on one model (two threads) share the switch: the first to end
-    must not switch the other's layers back to attention over the whole row."""
+    """Packed calls overlapping on one model (as two threads' calls may) share the switch: the
+    first to end must not switch the other's layers back to attention over the whole row."""
     if not register():
         pytest.skip("this transformers has no attention registry")
     _, model = load_reference(bert_dir)
@@ -430,3 +437,110 @@ def test_a_call_without_a_layout_gets_the_models_own_attention(
     got = seen[0].last_hidden_state
     real = inputs["attention_mask"].bool()
     assert torch.allclose(got[real], expected[real], atol=1e-5)
+
+
+def test_the_segment_row_runs_through_the_segment_attention_with_no_mask(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The segment mode's outputs would also be right if transformers masked the row itself
+    (it finds packed sequences in restarting positions), only slower: this checks that every
+    layer of the packed call attends by segment and gets no mask."""
+    import trf_hf.segments as segments
+
+    if _transformers_major() < 5:
+        pytest.skip("transformers 4's BERT and RoBERTa do not read the attention registry")
+    from transformers import AttentionInterface
+
+    _, model = load_reference(model_dir)
+    _packing_as(model, SEGMENTS)
+    seen: list[bool] = []  # per call with a layout: whether a mask came with it
+
+    def spy(module: Any, query: Any, key: Any, value: Any, mask: Any, **kwargs: Any) -> Any:
+        if segments._LAYOUT.get() is not None:
+            seen.append(mask is not None)
+        return segments._segment_attention(module, query, key, value, mask, **kwargs)
+
+    AttentionInterface.register(NAME, spy)
+    try:
+        inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=10)
+        with torch.inference_mode():
+            SpanRunner(model).eval()(**inputs, output_hidden_states=False, output_attentions=False)
+    finally:
+        AttentionInterface.register(NAME, segments._segment_attention)
+    assert len(seen) == int(model.config.num_hidden_layers)  # one packed call, every layer
+    assert not any(seen)
+
+
+@pytest.mark.parametrize("mode", PACKING_MODES)
+def test_packed_rows_give_token_types_to_a_model_with_them(bert_dir: Path, mode: int) -> None:
+    """BERT on transformers 4 cuts its default token types from a buffer as long as its position
+    table, which a packed row may outgrow: packed calls pass zeros instead."""
+    _, model = load_reference(bert_dir)
+    _packing_as(model, mode)
+    given: list[Any] = []
+    model.register_forward_pre_hook(
+        lambda m, args, kwargs: (
+            given.append(kwargs.get("token_type_ids")) if "position_ids" in kwargs else None
+        ),
+        with_kwargs=True,
+    )
+    inputs = _inputs(LENGTHS, int(model.config.vocab_size), seed=11)
+    assert inputs["token_type_ids"] is None
+    with torch.inference_mode():
+        SpanRunner(model).eval()(**inputs, output_hidden_states=False, output_attentions=False)
+    assert given and all(t is not None and not bool(t.any()) for t in given)
+
+
+def test_segment_attention_refuses_options_it_does_not_implement() -> None:
+    """A sliding window (ModernBERT's local layers) or a causal layer must fail the probe, not
+    let a window see more than its layer would."""
+    import trf_hf.segments as segments
+
+    query = torch.zeros((1, 2, 6, 4))
+    layer = torch.nn.Module()
+    token = segments._LAYOUT.set(segment_runs([2, 4])[1])
+    try:
+        with pytest.raises(NotImplementedError, match="sliding_window"):
+            segments._segment_attention(layer, query, query, query, None, sliding_window=3)
+        layer.is_causal = True
+        with pytest.raises(NotImplementedError, match="causal"):
+            segments._segment_attention(layer, query, query, query, None)
+    finally:
+        segments._LAYOUT.reset(token)
+
+
+def test_gradient_checkpointing_packs_in_masked_rows(bert_dir: Path) -> None:
+    """Under gradient checkpointing, backward runs each layer's forward again after the packed
+    call has ended: the segment row would then be attended whole. The masked rows stand in, and
+    the gradients still equal each window's alone."""
+    _, model = load_reference(bert_dir)
+    _packing_as(model, SEGMENTS)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0  # train mode for checkpointing, without dropout's randomness
+    assert masked_packing_mode(model) in (3, 4)  # probed before recording
+    enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
+    (enable or model.gradient_checkpointing_enable)()
+    model.train()
+    masked: list[bool] = []  # per packed call: whether it carried a mask
+    model.register_forward_pre_hook(
+        lambda m, args, kwargs: (
+            masked.append("attention_mask" in kwargs) if "position_ids" in kwargs else None
+        ),
+        with_kwargs=True,
+    )
+    lengths = [3, 9, 5, 12]
+    inputs = _inputs(lengths, int(model.config.vocab_size), seed=12)
+    direction = torch.randn((len(lengths), max(lengths), int(model.config.hidden_size)))
+    out = SpanRunner(model)(**inputs, output_hidden_states=False, output_attentions=False)
+    (out["last_hidden_state"] * direction).sum().backward()
+    assert masked == [True]
+    packed = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    for k, n in enumerate(lengths):
+        alone = model(input_ids=inputs["input_ids"][k : k + 1, :n]).last_hidden_state[0]
+        (alone * direction[k, :n]).sum().backward()
+    for name, p in model.named_parameters():
+        if p.grad is not None and name in packed:
+            scale = float(p.grad.abs().max()) + 1e-6
+            assert float((packed[name] - p.grad).abs().max()) <= 1e-4 * scale + 1e-6, name

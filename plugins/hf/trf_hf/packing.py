@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "ROW_PIECES",
     "SEGMENTS",
     "PackedRows",
+    "masked_packing_mode",
     "pack_rows",
     "pack_tight",
     "packing_mode",
@@ -52,12 +54,14 @@ __all__ = [
 ]
 
 ROW_PIECES = 128
-"""Pieces per packed row; windows longer than this are not packed (they run in length groups)."""
+"""Windows longer than this are not packed (they run in length groups); a masked row holds at
+most this many pieces (a segment row holds every short window of the batch)."""
 
 SEGMENTS = 1
 """The packing mode with no mask: one row, attention per window (:mod:`trf_hf.segments`)."""
 
 _PROBE_LENGTHS = (5, 9, 9)
+"""Short probe windows; :func:`_probe_lengths` adds one as long as a packed window can be."""
 _PROBE_TOLERANCE = 1e-4
 _ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta", "longformer", "mpnet")
 
@@ -174,13 +178,8 @@ def _packed_inputs(
     packed: PackedRows,
     offset: int,
     mask_dims: int,
-    token_types: bool = False,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The packed model inputs, and the flat row (row x width + column) each window starts at.
-
-    Token types are passed as zeros when the model has them (``token_types``) and the caller
-    gave none, as :func:`_segment_inputs` does.
-    """
+    """The packed model inputs, and the flat row (row x width + column) each window starts at."""
     device = input_ids.device
     n_rows, width = len(packed.fill), max(packed.fill)
     window_width = int(input_ids.shape[1])
@@ -220,8 +219,6 @@ def _packed_inputs(
         types = token_type_ids.new_zeros((n_rows * width,))
         types[target] = token_type_ids[source]
         inputs["token_type_ids"] = types.reshape(n_rows, width)
-    elif token_types:
-        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
     return inputs, window_starts
 
 
@@ -242,19 +239,21 @@ def run_packed(
     row's pooler would only see its first window).
     """
     offset = _position_offset(transformer)
-    token_types = _has_token_types(transformer)
+    attention: AbstractContextManager[None] = nullcontext()
     if mask_dims == SEGMENTS:
         order, runs = segment_runs(lengths)
-        inputs, starts = _segment_inputs(
-            input_ids, token_type_ids, lengths, order, offset, token_types
-        )
-        with attending_by_segment(transformer, runs):
-            out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
+        inputs, starts = _segment_inputs(input_ids, token_type_ids, lengths, order, offset)
+        attention = attending_by_segment(transformer, runs)
     else:
         packed = pack_tight(lengths, ROW_PIECES)
         inputs, starts = _packed_inputs(
-            input_ids, token_type_ids, lengths, packed, offset, mask_dims, token_types
+            input_ids, token_type_ids, lengths, packed, offset, mask_dims
         )
+    if token_type_ids is None and _has_token_types(transformer):
+        # Some architectures (BERT on transformers 4, ConvBERT, BigBird) cut their default token
+        # types from a buffer as long as the position table, which a packed row may outgrow.
+        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+    with attention:
         out = transformer(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
     hidden = int(out.last_hidden_state.shape[-1])
     last = out.last_hidden_state.reshape(-1, hidden)
@@ -281,14 +280,8 @@ def _segment_inputs(
     lengths: Sequence[int],
     order: Sequence[int],
     offset: int,
-    token_types: bool,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """One row of every window's real pieces, in ``order``, and the column each window starts at.
-
-    Token types are passed as zeros when the model has them and the caller gave none: some
-    architectures (BERT on transformers 4, ConvBERT, BigBird) cut their default ones from a
-    buffer as long as the position table, which a packed row may outgrow.
-    """
+    """One row of every window's real pieces, in ``order``, and the column each window starts at."""
     device = input_ids.device
     order_t = torch.as_tensor(list(order), dtype=torch.long, device=device)
     length_t = torch.as_tensor(list(lengths), dtype=torch.long, device=device)
@@ -304,8 +297,6 @@ def _segment_inputs(
     }
     if token_type_ids is not None:
         inputs["token_type_ids"] = token_type_ids.index_select(0, order_t)[real][None, :]
-    elif token_types:
-        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
     return inputs, starts
 
 
@@ -313,37 +304,61 @@ def packing_mode(transformer: Any) -> int:
     """How this model packs: :data:`SEGMENTS` (no mask), 4 (4D additive mask), 3 (3D 0/1
     mask), or 0 (it cannot).
 
-    Probed once and remembered on the model: two short random windows packed in one row must
+    Probed once and remembered on the model: random windows packed together (three short ones
+    and one as long as a packed window can be, so that a sliding window or the like shows) must
     give, within 1e-4, the hidden states and pooled output each gives alone.
     """
-    cached = getattr(transformer, "_trf_packing_mode", None)
+    return _remembered(transformer, "_trf_packing_mode", (SEGMENTS, 4, 3))
+
+
+def masked_packing_mode(transformer: Any) -> int:
+    """4, 3 or 0: the masked rows this model takes, for calls that cannot attend by segment
+    (under gradient checkpointing, backward runs a layer's forward again after the packed call
+    has switched the model's attention back)."""
+    return _remembered(transformer, "_trf_masked_packing_mode", (4, 3))
+
+
+def _remembered(transformer: Any, attribute: str, candidates: Sequence[int]) -> int:
+    """The first of ``candidates`` the model passes the probe in, remembered as ``attribute``."""
+    cached = getattr(transformer, attribute, None)
     if isinstance(cached, int):
         return cached
     mode = 0
-    for candidate in (SEGMENTS, 4, 3):
+    for candidate in candidates:
         try:
             if _probe(transformer, candidate):
                 mode = candidate
                 break
         except Exception:  # a model that rejects the inputs cannot pack; no need to say more
             continue
-    transformer._trf_packing_mode = mode
+    setattr(transformer, attribute, mode)
     return mode
+
+
+def _probe_lengths(transformer: Any) -> tuple[int, ...]:
+    """The probe's windows: the short ones, and one of :data:`ROW_PIECES` or as many positions
+    as the model has (less RoBERTa's offset)."""
+    positions = getattr(transformer.config, "max_position_embeddings", None)
+    longest = ROW_PIECES
+    if isinstance(positions, int) and positions > 0:
+        longest = min(longest, positions - _position_offset(transformer))
+    return (*_PROBE_LENGTHS, max(longest, max(_PROBE_LENGTHS)))
 
 
 def _probe(transformer: Any, mask_dims: int) -> bool:
     vocab = int(getattr(transformer.config, "vocab_size", 100))
     generator = torch.Generator().manual_seed(0)
-    width = max(_PROBE_LENGTHS)
-    ids = torch.randint(min(5, vocab - 1), vocab, (len(_PROBE_LENGTHS), width), generator=generator)
+    lengths = _probe_lengths(transformer)
+    width = max(lengths)
+    ids = torch.randint(min(5, vocab - 1), vocab, (len(lengths), width), generator=generator)
     device = next(transformer.parameters()).device
     ids = ids.to(device)
     was_training = transformer.training
     transformer.eval()
     try:
         with torch.inference_mode():
-            got = run_packed(transformer, ids, None, _PROBE_LENGTHS, False, mask_dims)
-            for k, n in enumerate(_PROBE_LENGTHS):
+            got = run_packed(transformer, ids, None, lengths, False, mask_dims)
+            for k, n in enumerate(lengths):
                 alone = transformer(input_ids=ids[k : k + 1, :n], return_dict=True)
                 start = int(got.starts[k])
                 diff = (got.last[start : start + n] - alone.last_hidden_state[0]).abs().max()

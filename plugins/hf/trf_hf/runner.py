@@ -22,7 +22,7 @@ from thinc.types import ArgsKwargs
 
 from trf_core.component.windowing import length_groups
 
-from .packing import ROW_PIECES, packing_mode, run_packed
+from .packing import ROW_PIECES, SEGMENTS, masked_packing_mode, packing_mode, run_packed
 from .reassembly import (
     WindowPart,
     gather_spans,
@@ -204,7 +204,7 @@ def _packed_part(
 
     None when packing does not apply: attentions asked for (a packed row's attention matrix is
     not a window's), fewer than two short windows, or a model the probe found unable to take
-    packed inputs.
+    packed inputs. Under gradient checkpointing the masked rows stand in for the segment row.
     """
     if kwargs.get("output_attentions"):
         return None
@@ -212,6 +212,8 @@ def _packed_part(
     if len(short) < 2:
         return None
     mode = packing_mode(transformer)
+    if mode == SEGMENTS and _recomputes_forward(transformer):
+        mode = masked_packing_mode(transformer)
     if not mode:
         return None
     index = torch.as_tensor(short, dtype=torch.long, device=input_ids.device)
@@ -227,6 +229,17 @@ def _packed_part(
     )
     part.windows = short
     return part
+
+
+def _recomputes_forward(transformer: Any) -> bool:
+    """Whether backward will run the layers' forward again (gradient checkpointing in training):
+    by then the packed call has ended and the model attends over the whole row again."""
+    if not (transformer.training and torch.is_grad_enabled()):
+        return False
+    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):  # new, old name
+        if hasattr(type(transformer), name):
+            return bool(getattr(transformer, name))
+    return False
 
 
 def _attentions_in_order(

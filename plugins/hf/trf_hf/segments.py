@@ -16,7 +16,9 @@ the packed calls and puts it back when the last one running on the model ends. W
 row holds travels in a :class:`~contextvars.ContextVar` (one per thread), not through the
 model's arguments, which not every architecture passes down. A call that finds the name switched
 but no layout (another thread using the same model at that moment) gets the model's own
-attention and mask, so it is never wrong, only unpacked.
+attention and mask, so it is never wrong, only unpacked. Gradient checkpointing runs a layer's
+forward again in backward, after the switch back, so the runner packs those calls in masked rows
+(:func:`trf_hf.runner._recomputes_forward`).
 
 Whether a model takes this path at all is probed like the masked modes
 (:func:`trf_hf.packing.packing_mode`): an architecture whose layers do not read the registry
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,9 +56,13 @@ class SegmentRun:
 
 _LAYOUT: ContextVar[tuple[SegmentRun, ...] | None] = ContextVar("trf_segment_layout", default=None)
 
-_switched: dict[int, tuple[str, int]] = {}
-"""Per switched config (by ``id``): the attention name it had, and how many packed calls are
-running on it. Kept here, not on the config, which would write it into a saved config.json."""
+_originals: dict[int, str] = {}
+"""Per config ever switched (by ``id``, dropped when the config is): its own attention name.
+Kept here, not on the config, which would write it into a saved config.json; and kept for the
+config's life, so a call that read the switched name just before the switch back still finds
+the original."""
+_running: dict[int, int] = {}
+"""Per switched config: how many packed calls are running on it."""
 _switch_lock = threading.Lock()
 
 
@@ -78,6 +85,11 @@ def segment_runs(lengths: Sequence[int]) -> tuple[list[int], tuple[SegmentRun, .
     return order, tuple(runs)
 
 
+_UNSUPPORTED_OPTIONS = ("sliding_window", "softcap", "s_aux", "position_bias")
+"""Attention options this function does not implement. A layer passing one gets an error, so
+the probe refuses the mode rather than letting a window see past its sliding window."""
+
+
 def _segment_attention(
     module: Any,
     query: torch.Tensor,
@@ -87,7 +99,7 @@ def _segment_attention(
     dropout: float = 0.0,
     scaling: float | None = None,
     **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
+) -> tuple[torch.Tensor, Any]:
     """Registered attention: ``query`` etc. are ``(1, heads, pieces, head_size)``; the output is
     ``(1, pieces, heads, head_size)``, what transformers' own implementations return."""
     runs = _LAYOUT.get()
@@ -95,26 +107,32 @@ def _segment_attention(
         return _original_attention(module)(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
-    heads, head_size = int(query.shape[1]), int(query.shape[3])
-    gqa = int(key.shape[1]) != heads
-    outputs = []
-    for run in runs:
-        stop = run.start + run.count * run.length
-
-        def windows(t: torch.Tensor, run: SegmentRun = run, stop: int = stop) -> torch.Tensor:
-            return t[0, :, run.start : stop].unflatten(1, (run.count, run.length)).transpose(0, 1)
-
-        out = torch.nn.functional.scaled_dot_product_attention(
-            windows(query),
-            windows(key),
-            windows(value),
-            dropout_p=dropout,
-            scale=scaling,
-            enable_gqa=gqa,
+    given = [name for name in _UNSUPPORTED_OPTIONS if kwargs.get(name) is not None]
+    if given or getattr(module, "is_causal", False):
+        raise NotImplementedError(
+            f"{type(module).__name__} asks for {given or 'causal attention'}, which segment "
+            "packing does not implement"
+        )
+    options: dict[str, Any] = {"dropout_p": dropout, "scale": scaling}
+    if int(key.shape[1]) != int(query.shape[1]):
+        options["enable_gqa"] = True  # torch >= 2.5; older ones fail the probe here
+    outputs = [
+        torch.nn.functional.scaled_dot_product_attention(
+            _windows(query, run), _windows(key, run), _windows(value, run), **options
         )  # (count, heads, length, head_size)
-        outputs.append(out.transpose(1, 2).reshape(run.count * run.length, heads, head_size))
+        .transpose(1, 2)
+        .flatten(0, 1)
+        for run in runs
+    ]
     joined = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
     return joined[None], None
+
+
+def _windows(t: torch.Tensor, run: SegmentRun) -> torch.Tensor:
+    """``run``'s part of a ``(1, heads, pieces, size)`` tensor, as ``(count, heads, length,
+    size)``."""
+    stop = run.start + run.count * run.length
+    return t[0, :, run.start : stop].unflatten(1, (run.count, run.length)).transpose(0, 1)
 
 
 def _segment_mask(*args: Any, **kwargs: Any) -> Any:
@@ -129,19 +147,32 @@ def _segment_mask(*args: Any, **kwargs: Any) -> Any:
 
 def _original_attention(module: Any) -> Any:
     """The attention function the model had before the switch; for eager, the model's own
-    ``eager_attention_forward`` (transformers keeps it beside each architecture's layers)."""
+    ``eager_attention_forward`` (transformers keeps it beside each architecture's layers), or
+    plain softmax attention with the eager mask where an architecture keeps none."""
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
     name = _name_before(module.config)
     if name != "eager" and name in ALL_ATTENTION_FUNCTIONS:
         return ALL_ATTENTION_FUNCTIONS[name]
     eager = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
-    if eager is None:
-        raise RuntimeError(
-            f"{type(module).__name__} ran with trf-hf's segment attention outside a packed call "
-            f"and its own attention ({name!r}) could not be found; load the model again"
-        )
-    return eager
+    return eager if eager is not None else _masked_attention
+
+
+def _masked_attention(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """Softmax attention with an additive or boolean mask (what the eager mask builder gives)."""
+    out = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling
+    )
+    return out.transpose(1, 2), None
 
 
 _registered: bool | None = None
@@ -166,31 +197,40 @@ def register() -> bool:
 
 def _name_before(config: Any) -> str:
     """The attention name ``config`` had before packed calls switched it."""
-    before = _switched.get(id(config))
-    return before[0] if before is not None else "sdpa"
+    return _originals.get(id(config), "sdpa")
 
 
 @contextmanager
 def attending_by_segment(transformer: Any, runs: tuple[SegmentRun, ...]) -> Iterator[None]:
     """For one call: the model's layers attend within each window of ``runs``, and the model
     builds no mask. The model's attention setting is restored when the last packed call running
-    on it ends, errors included."""
+    on it ends, errors included.
+
+    A model whose config has sub-configs is refused: switching the name writes it into every
+    sub-config, and putting back one name would overwrite their own.
+    """
     if not register():
         raise RuntimeError("transformers has no attention registry: segment packing is off")
     config = transformer.config
+    if getattr(config, "sub_configs", None):
+        raise NotImplementedError("segment packing switches one config; this model has several")
+    key = id(config)
     with _switch_lock:
-        name, running = _switched.get(id(config), (config._attn_implementation, 0))
-        _switched[id(config)] = (name, running + 1)
-        config._attn_implementation = NAME
-    token = _LAYOUT.set(runs)
+        if not _running.get(key):
+            if key not in _originals:
+                weakref.finalize(config, _originals.pop, key, None)
+            _originals[key] = config._attn_implementation
+            config._attn_implementation = NAME
+        _running[key] = _running.get(key, 0) + 1
     try:
-        yield
+        token = _LAYOUT.set(runs)
+        try:
+            yield
+        finally:
+            _LAYOUT.reset(token)
     finally:
-        _LAYOUT.reset(token)
         with _switch_lock:
-            name, running = _switched[id(config)]
-            if running == 1:
-                del _switched[id(config)]
-                config._attn_implementation = name
-            else:
-                _switched[id(config)] = (name, running - 1)
+            _running[key] -= 1
+            if not _running[key]:
+                del _running[key]
+                config._attn_implementation = _originals[key]
