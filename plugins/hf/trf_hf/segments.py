@@ -148,31 +148,15 @@ def _segment_mask(*args: Any, **kwargs: Any) -> Any:
 def _original_attention(module: Any) -> Any:
     """The attention function the model had before the switch; for eager, the model's own
     ``eager_attention_forward`` (transformers keeps it beside each architecture's layers), or
-    plain softmax attention with the eager mask where an architecture keeps none."""
+    transformers' SDPA attention, which takes the eager mask builder's additive masks too, where
+    an architecture keeps none."""
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
     name = _name_before(module.config)
     if name != "eager" and name in ALL_ATTENTION_FUNCTIONS:
         return ALL_ATTENTION_FUNCTIONS[name]
     eager = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
-    return eager if eager is not None else _masked_attention
-
-
-def _masked_attention(
-    module: Any,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
-    """Softmax attention with an additive or boolean mask (what the eager mask builder gives)."""
-    out = torch.nn.functional.scaled_dot_product_attention(
-        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling
-    )
-    return out.transpose(1, 2), None
+    return eager if eager is not None else ALL_ATTENTION_FUNCTIONS["sdpa"]
 
 
 _registered: bool | None = None
