@@ -171,6 +171,36 @@ def _position_offset(transformer: Any) -> int:
     return 0
 
 
+def _lay_out(
+    input_ids: torch.Tensor,
+    token_type_ids: torch.Tensor | None,
+    lengths: Sequence[int],
+    window_starts: torch.Tensor,
+    size: int,
+    offset: int,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Every window's real pieces written into ``size`` flat positions from
+    ``window_starts[w]`` on: ids, positions (``offset``, ``offset + 1``, ... as if the window ran
+    alone) and token types where given, zeros elsewhere. Also where each real piece went
+    (``target``) and which window positions are real (``real``), in one go for all windows."""
+    device = input_ids.device
+    length_t = torch.as_tensor(list(lengths), dtype=torch.long, device=device)
+    columns = torch.arange(int(input_ids.shape[1]), device=device)
+    real = columns[None, :] < length_t[:, None]
+    target = (window_starts[:, None] + columns[None, :])[real]
+    source = real.nonzero(as_tuple=True)
+    ids = input_ids.new_zeros((size,))
+    ids[target] = input_ids[source]
+    positions = input_ids.new_zeros((size,))
+    positions[target] = columns.expand_as(real)[real] + offset
+    flat = {"input_ids": ids, "position_ids": positions}
+    if token_type_ids is not None:
+        types = token_type_ids.new_zeros((size,))
+        types[target] = token_type_ids[source]
+        flat["token_type_ids"] = types
+    return flat, target, real
+
+
 def _packed_inputs(
     input_ids: torch.Tensor,
     token_type_ids: torch.Tensor | None,
@@ -182,20 +212,12 @@ def _packed_inputs(
     """The packed model inputs, and the flat row (row x width + column) each window starts at."""
     device = input_ids.device
     n_rows, width = len(packed.fill), max(packed.fill)
-    window_width = int(input_ids.shape[1])
-    # Flat (window, column) -> flat (row, column) for every real piece, built in one go.
-    length_t = torch.as_tensor(list(lengths), dtype=torch.long, device=device)
-    columns = torch.arange(window_width, device=device)
-    real = columns[None, :] < length_t[:, None]
     row_t = torch.as_tensor(packed.rows, dtype=torch.long, device=device)
     start_t = torch.as_tensor(packed.starts, dtype=torch.long, device=device)
     window_starts = row_t * width + start_t
-    target = (window_starts[:, None] + columns[None, :])[real]
-    source = real.nonzero(as_tuple=True)
-    ids = input_ids.new_zeros((n_rows * width,))
-    ids[target] = input_ids[source]
-    positions = input_ids.new_zeros((n_rows * width,))
-    positions[target] = columns.expand_as(real)[real] + offset
+    flat, target, real = _lay_out(
+        input_ids, token_type_ids, lengths, window_starts, n_rows * width, offset
+    )
     segment = torch.full((n_rows * width,), -1, dtype=torch.long, device=device)
     segment[target] = torch.arange(len(lengths), device=device)[:, None].expand_as(real)[real]
     segment = segment.reshape(n_rows, width)
@@ -210,15 +232,8 @@ def _packed_inputs(
         mask = mask.masked_fill(~same, torch.finfo(torch.float32).min)[:, None, :, :]
     else:
         mask = same.long()
-    inputs = {
-        "input_ids": ids.reshape(n_rows, width),
-        "position_ids": positions.reshape(n_rows, width),
-        "attention_mask": mask,
-    }
-    if token_type_ids is not None:
-        types = token_type_ids.new_zeros((n_rows * width,))
-        types[target] = token_type_ids[source]
-        inputs["token_type_ids"] = types.reshape(n_rows, width)
+    inputs = {name: value.reshape(n_rows, width) for name, value in flat.items()}
+    inputs["attention_mask"] = mask
     return inputs, window_starts
 
 
@@ -284,20 +299,11 @@ def _segment_inputs(
     """One row of every window's real pieces, in ``order``, and the column each window starts at."""
     device = input_ids.device
     order_t = torch.as_tensor(list(order), dtype=torch.long, device=device)
-    length_t = torch.as_tensor(list(lengths), dtype=torch.long, device=device)
-    in_order = length_t.index_select(0, order_t)
-    columns = torch.arange(int(input_ids.shape[1]), device=device)
-    real = columns[None, :] < in_order[:, None]
-    row_starts = torch.cumsum(in_order, 0) - in_order
-    starts = torch.empty_like(row_starts)
-    starts[order_t] = row_starts
-    inputs = {
-        "input_ids": input_ids.index_select(0, order_t)[real][None, :],
-        "position_ids": (columns[None, :].expand_as(real)[real] + offset)[None, :],
-    }
-    if token_type_ids is not None:
-        inputs["token_type_ids"] = token_type_ids.index_select(0, order_t)[real][None, :]
-    return inputs, starts
+    in_order = torch.as_tensor(list(lengths), dtype=torch.long, device=device)[order_t]
+    starts = torch.empty_like(in_order)
+    starts[order_t] = torch.cumsum(in_order, 0) - in_order
+    flat, _, _ = _lay_out(input_ids, token_type_ids, lengths, starts, int(in_order.sum()), offset)
+    return {name: value[None, :] for name, value in flat.items()}, starts
 
 
 def packing_mode(transformer: Any) -> int:
