@@ -209,6 +209,31 @@ def onnx_limit(folder: Path, texts: list[str], threads: int, size: int) -> Calla
     return run
 
 
+def torch_limit(nlp: Any, folder: Path, texts: list[str], size: int) -> Callable[[], None]:
+    """trf-hf's own torch model alone on the groups :func:`onnx_limit` runs: torch's limit.
+
+    The ONNX targets are ratios to trf-hf, which runs near this limit; an export's limit over
+    this one is what ONNX Runtime can gain on the model itself, whatever runs around it.
+    """
+    import torch
+    from tokenizers import Tokenizer
+
+    model = nlp.get_pipe("transformer").model.shims[0].transformer
+    tokenizer = Tokenizer.from_file(str(folder / "transformer" / "model" / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    rows = [e.ids for e in tokenizer.encode_batch(texts)]
+    groups = exact_length_groups([len(r) for r in rows], size, MAX_GROUP_PIECES)
+    inputs = [torch.tensor([rows[i] for i in group], dtype=torch.long) for group in groups]
+
+    def run() -> None:
+        with torch.inference_mode():
+            for ids in inputs:
+                model(input_ids=ids, token_type_ids=torch.zeros_like(ids))
+
+    return run
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline", type=Path, default=None, help="a trained trf-hf pipeline")
@@ -302,12 +327,19 @@ def main(argv: list[str] | None = None) -> int:
             contenders[f"{kind}_limit"] = onnx_limit(
                 paths[kind], texts, args.threads, args.batch_size
             )
+        contenders["torch_limit"] = torch_limit(
+            load["trf_hf"], paths["onnx_fp32"], texts, args.batch_size
+        )
         timed = in_turns(contenders, args.repeats)
         speed = summarize(timed, words, "trf_hf", ratio_key="x_trf_hf")
+        torch_wps = speed["torch_limit"]["words_per_s"]
+        speed["trf_hf"]["x_torch_limit"] = speed["trf_hf"]["words_per_s"] / torch_wps
         for kind in exports:
             speed[kind]["x_own_limit"] = (
                 speed[kind]["words_per_s"] / speed[f"{kind}_limit"]["words_per_s"]
             )
+            limit = speed[f"{kind}_limit"]
+            limit["x_torch_limit"] = limit["words_per_s"] / torch_wps
         report["speed"] = speed
     if "memory" not in args.skip:
         mem = {k: memory(sys.executable, p, threads_override(k, 1)) for k, p in paths.items()}
@@ -352,21 +384,23 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"| {kind} | " + " | ".join(f"{100 * v:.2f}" for v in scores.values()) + " |")
     if "speed" in report:
         print(
-            "\n| `nlp.pipe` | words/s | x trf-hf | x own limit | target | max load "
-            "| others' cores |"
-            "\n|---|---:|---:|---:|---:|---:|---:|"
+            "\n| `nlp.pipe` | words/s | x trf-hf | x own limit | x torch limit | target "
+            "| max load | others' cores |"
+            "\n|---|---:|---:|---:|---:|---:|---:|---:|"
         )
         for kind, row in report["speed"].items():
             ratio = row.get("x_trf_hf", 1.0)
             own = f"{row['x_own_limit']:.2f}x" if "x_own_limit" in row else ""
+            to_torch = f"{row['x_torch_limit']:.2f}x" if "x_torch_limit" in row else ""
             target = f">= {TARGETS[kind]}x" if kind in TARGETS else ""
             mark = "" if row["reliable"] else " UNRELIABLE"
             print(
-                f"| {kind} | {row['words_per_s']:,.0f} | {ratio:.2f}x | {own} | {target} | "
-                f"{row['max_loadavg']:.2f} | {others_text(row)}{mark} |"
+                f"| {kind} | {row['words_per_s']:,.0f} | {ratio:.2f}x | {own} | {to_torch} | "
+                f"{target} | {row['max_loadavg']:.2f} | {others_text(row)}{mark} |"
             )
         print(
-            "(`*_limit`: the encoder alone on exact-length groups; unreliable above load "
+            "(`*_limit`: the encoder alone on exact-length groups; `torch_limit`: trf-hf's torch "
+            "model alone on the same groups; unreliable above load "
             f"{LOAD_LIMIT:.1f} or with other processes above {OTHERS_LIMIT} cores)"
         )
     if "memory" in report:

@@ -894,11 +894,15 @@ class Bench:
                     return float(reply["seconds"])
 
                 contenders["spacy_transformers_pipe"] = peer_pipe
-            timed = in_turns(contenders, args.repeats)
+            timed = in_turns(contenders, args.repeats, self.peer_pids())
             self.report[key] = summarize(timed, words, "bare_zero_padding")
             ours = self.report[key]["trf_core_pipe"]
             ours["model_s"] = model_seconds[1:]  # the untimed round's is left out
             ours["around_model_s"] = [t - m for t, m in zip(ours["seconds"], ours["model_s"])]
+
+    def peer_pids(self) -> list[int]:
+        """The peer interpreter, whose CPU time is a contender's, not another process's."""
+        return [] if self.peer is None else [self.peer.proc.pid]
 
     def training(self, examples: list[list[Any]], words: int) -> None:
         """nlp.update vs the bare model in exact-length groups across / within the batches."""
@@ -953,7 +957,7 @@ class Bench:
                 contenders["spacy_transformers_update"] = lambda: float(
                     peer.call("train")["seconds"]
                 )
-            timed = in_turns(contenders, self.args.repeats)
+            timed = in_turns(contenders, self.args.repeats, self.peer_pids())
             self.report["training"] = summarize(timed, words, "bare_exact_across_batches")
 
     def extras(self, texts: list[str], skip: set[str]) -> None:
