@@ -46,6 +46,7 @@ DEFAULT_CONFIG = REPO / "examples" / "configs" / "shared_minilm.cfg"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ewt-ud-uner"
 TRF_ONLY_COMPONENT_KEYS = ("keep", "frozen", "learn_rate_scale")
 TRF_ONLY_MODEL_KEYS = ("window", "stride", "truncate")
+ALL_LAYERS = -1  # trf-hf's trainable_layers for "train every layer", the only one the peer has
 NULL_SETTER = "spacy-transformers.null_annotation_setter.v1"
 SCORES = (
     ("TAG", "tag_acc"),
@@ -100,6 +101,12 @@ def write_configs(source: Path, model_dir: Path, out: Path) -> tuple[Path, Path]
         peer_trf.pop(key, None)
     for key in TRF_ONLY_MODEL_KEYS:
         peer_trf["model"].pop(key, None)
+    # spacy-transformers trains every layer; a config that freezes some has no translation.
+    if peer_trf["model"].pop("trainable_layers", ALL_LAYERS) != ALL_LAYERS:
+        raise SystemExit(
+            f"{source}: trainable_layers freezes layers, which spacy-transformers cannot; "
+            f"compare with trainable_layers = {ALL_LAYERS} (every layer trains)"
+        )
     theirs = out / "config_spacy_transformers.cfg"
     peer.to_disk(theirs)
     return ours, theirs
