@@ -175,6 +175,7 @@ def test_fused_export_is_fused_and_gives_trf_hf_outputs(bert_pipeline: Path) -> 
         n.op_type for n in onnx.load(str(int8 / "transformer" / "model" / "model.onnx")).graph.node
     }
     assert "QAttention" in ops  # the fused attention's weights are quantized too
+    _assert_one_scale_per_column(int8 / "transformer" / "model" / "model.onnx")
 
 
 def test_plain_export_is_not_fused(bert_onnx: Path) -> None:
@@ -226,6 +227,19 @@ def test_int8_export_is_smaller_and_close(bert_pipeline: Path, bert_onnx: Path) 
     fp32, int8 = _run(spacy.load(bert_onnx), TEXTS), _run(spacy.load(output), TEXTS)
     diff = _max_diff(fp32, int8)
     assert 0 < diff < 0.5  # quantized (not the fp32 graph), yet the same model
+    _assert_one_scale_per_column(int8_file)
+
+
+def _assert_one_scale_per_column(path: Path) -> None:
+    """Every quantized weight has a scale per output column, not one for the whole matrix."""
+    import onnx
+
+    shapes = {i.name: list(i.dims) for i in onnx.load(str(path)).graph.initializer}
+    weights = [n for n, dims in shapes.items() if n.endswith("_quantized") and len(dims) == 2]
+    assert len(weights) >= 4  # the tiny BERT's two layers: attention and feed-forward weights
+    for name in weights:
+        scale = shapes[name.removesuffix("_quantized") + "_scale"]
+        assert scale == [shapes[name][-1]], f"{name}: scale of shape {scale}"
 
 
 def test_roberta_export_without_token_types(tmp_path: Path) -> None:

@@ -244,6 +244,11 @@ def export_encoder(
 def _quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8: the weights of every MatMul and fused attention (the embeddings stay fp32).
 
+    Each output column of a weight gets its own scale (``per_channel``): one scale per matrix
+    let its widest column set the step for all, and all-MiniLM-L6-v2's last hidden states came
+    out at a mean cosine of 0.951 to fp32 (0.766 at worst, 300 EWT sentences), against 0.990
+    (0.954) per column, at the same speed (bench/README.md).
+
     The fused operators come from ONNX Runtime's own domain, which ONNX shape inference does not
     type; their outputs are float, which ``DefaultTensorType`` tells the quantizer.
     """
@@ -254,6 +259,7 @@ def _quantize_int8(source: Path, target: Path) -> None:
         str(source),
         str(target),
         weight_type=QuantType.QInt8,
+        per_channel=True,
         op_types_to_quantize=["MatMul", "Attention"],
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
