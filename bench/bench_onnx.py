@@ -10,7 +10,8 @@ EWT test text:
 - accuracy (with ``--eval-docbin``): ``nlp.evaluate`` of all three on the gold test set;
 - speed: ``nlp.pipe(texts, batch_size)`` of all three in ONE process, **in turns** (each
   repetition runs every contender once, in a rotating order), medians and ratios; torch gets
-  ``--threads`` threads, ONNX Runtime ``intra_op_num_threads = --threads``;
+  ``--threads`` threads, ONNX Runtime ``intra_op_num_threads = --threads``; beside them each
+  export's encoder alone and trf-hf's torch model alone on exact-length groups (their limits);
 - memory: RSS after ``spacy.load`` and one doc, minus RSS after ``import spacy, trf_core``, each
   in a fresh subprocess (``--onnx-python`` measures the ONNX pipelines again in a venv without
   torch, the deployment this plugin is for).
