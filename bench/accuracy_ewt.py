@@ -9,7 +9,8 @@ the numbers compare the two libraries under one budget, they are not the model's
 
 spacy-transformers' config differs from ours in three ways only, applied here to a copy:
 ``annotation_setter`` is its ``set_extra_annotations``, and the trf-core keys ``keep``,
-``frozen``, ``learn_rate_scale``, ``window``, ``stride`` and ``truncate`` do not exist there.
+``frozen``, ``learn_rate_scale``, ``window``, ``stride``, ``truncate`` and ``trainable_layers``
+(every layer trains there; a config that freezes some is refused) do not exist there.
 A listener with case features (``trf.ListenerWithFeatures.v1``, which the quickstart's NER
 uses) becomes its plain listener in both configs, and both train every weight at one rate. Both use
 ``spacy-transformers.null_annotation_setter.v1`` so neither pays for annotations the other skips.
@@ -46,7 +47,6 @@ DEFAULT_CONFIG = REPO / "examples" / "configs" / "shared_minilm.cfg"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ewt-ud-uner"
 TRF_ONLY_COMPONENT_KEYS = ("keep", "frozen", "learn_rate_scale")
 TRF_ONLY_MODEL_KEYS = ("window", "stride", "truncate")
-ALL_LAYERS = -1  # trf-hf's trainable_layers for "train every layer", the only one the peer has
 NULL_SETTER = "spacy-transformers.null_annotation_setter.v1"
 SCORES = (
     ("TAG", "tag_acc"),
@@ -101,6 +101,8 @@ def write_configs(source: Path, model_dir: Path, out: Path) -> tuple[Path, Path]
         peer_trf.pop(key, None)
     for key in TRF_ONLY_MODEL_KEYS:
         peer_trf["model"].pop(key, None)
+    from trf_hf.trainable import ALL_LAYERS
+
     # spacy-transformers trains every layer; a config that freezes some has no translation.
     if peer_trf["model"].pop("trainable_layers", ALL_LAYERS) != ALL_LAYERS:
         raise SystemExit(

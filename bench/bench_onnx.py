@@ -177,31 +177,45 @@ def memory(python: str, path: Path, override: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def onnx_limit(folder: Path, texts: list[str], threads: int, size: int) -> Callable[[], None]:
-    """The exported encoder alone in ONNX Runtime on exact-length groups: its zero-padding limit.
-
-    Tokenized and grouped before the clock starts (at most ``size`` texts and 4,096 pieces a
-    group, no padding); only ``last_hidden_state`` is fetched, as ``nlp.pipe`` with a listener
-    that reads the last layer fetches it.
-    """
+def exact_length_ids(folder: Path, texts: list[str], size: int) -> list[Any]:
+    """The texts' ids by the export's own tokenizer, in exact-length groups (at most ``size``
+    texts and 4,096 pieces a group, no padding): one ``(texts, length)`` int64 array a group."""
     import numpy
     from tokenizers import Tokenizer
-    from trf_onnx.runtime import LAST, make_session
 
-    model_dir = folder / "transformer" / "model"
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(folder / "transformer" / "model" / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()
     rows = [e.ids for e in tokenizer.encode_batch(texts)]
-    session = make_session(str(model_dir / "model.onnx"), threads)
-    names = {i.name for i in session.get_inputs()}
+    groups = exact_length_groups([len(r) for r in rows], size, MAX_GROUP_PIECES)
+    return [numpy.asarray([rows[i] for i in group], dtype="int64") for group in groups]
+
+
+def encoder_feeds(groups: list[Any], input_names: set[str]) -> list[dict[str, Any]]:
+    """An exported encoder's inputs for each group: an all-ones mask, zero token types where
+    the encoder takes them."""
+    import numpy
+
     feeds = []
-    for group in exact_length_groups([len(r) for r in rows], size, MAX_GROUP_PIECES):
-        ids = numpy.asarray([rows[i] for i in group], dtype="int64")
+    for ids in groups:
         feed = {"input_ids": ids, "attention_mask": numpy.ones_like(ids)}
-        if "token_type_ids" in names:
+        if "token_type_ids" in input_names:
             feed["token_type_ids"] = numpy.zeros_like(ids)
         feeds.append(feed)
+    return feeds
+
+
+def onnx_limit(folder: Path, texts: list[str], threads: int, size: int) -> Callable[[], None]:
+    """The exported encoder alone in ONNX Runtime on exact-length groups: its zero-padding limit.
+
+    Tokenized and grouped before the clock starts; only ``last_hidden_state`` is fetched, as
+    ``nlp.pipe`` with a listener that reads the last layer fetches it.
+    """
+    from trf_onnx.runtime import LAST, make_session
+
+    session = make_session(str(folder / "transformer" / "model" / "model.onnx"), threads)
+    names = {i.name for i in session.get_inputs()}
+    feeds = encoder_feeds(exact_length_ids(folder, texts, size), names)
 
     def run() -> None:
         for feed in feeds:
@@ -217,15 +231,9 @@ def torch_limit(nlp: Any, folder: Path, texts: list[str], size: int) -> Callable
     this one is what ONNX Runtime can gain on the model itself, whatever runs around it.
     """
     import torch
-    from tokenizers import Tokenizer
 
     model = nlp.get_pipe("transformer").model.shims[0].transformer
-    tokenizer = Tokenizer.from_file(str(folder / "transformer" / "model" / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    rows = [e.ids for e in tokenizer.encode_batch(texts)]
-    groups = exact_length_groups([len(r) for r in rows], size, MAX_GROUP_PIECES)
-    inputs = [torch.tensor([rows[i] for i in group], dtype=torch.long) for group in groups]
+    inputs = [torch.from_numpy(ids) for ids in exact_length_ids(folder, texts, size)]
 
     def run() -> None:
         with torch.inference_mode():

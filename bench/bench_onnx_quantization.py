@@ -23,37 +23,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_throughput import MAX_GROUP_PIECES, exact_length_groups, load_now  # noqa: E402
+from bench_onnx import encoder_feeds, exact_length_ids  # noqa: E402
+from bench_throughput import in_turns, others_text, summarize  # noqa: E402
+from trf_onnx.runtime import LAST, make_session  # noqa: E402
 
 DEFAULT_TEXT = HERE.parent.parent / "shared" / "data" / "ewt-text" / "test.txt"
-LAST = "last_hidden_state"
-
-
-def groups_of(rows: list[list[int]], size: int) -> list[dict[str, Any]]:
-    """The encoder's feeds for ``rows`` in exact-length groups (all-ones mask, zero types)."""
-    import numpy
-
-    feeds = []
-    for group in exact_length_groups([len(r) for r in rows], size, MAX_GROUP_PIECES):
-        ids = numpy.asarray([rows[i] for i in group], dtype="int64")
-        feeds.append(
-            {
-                "input_ids": ids,
-                "attention_mask": numpy.ones_like(ids),
-                "token_type_ids": numpy.zeros_like(ids),
-            }
-        )
-    return feeds
 
 
 def quantize(
@@ -148,56 +130,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
 
-    from tokenizers import Tokenizer
-    from trf_onnx.runtime import make_session
-
-    model_dir = args.fp32 / "transformer" / "model"
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
     texts = [t for t in args.text.read_text(encoding="utf8").splitlines() if t.strip()]
-    rows = [e.ids for e in tokenizer.encode_batch(texts)]
+    model = args.fp32 / "transformer" / "model" / "model.onnx"
+    reference = make_session(str(model), args.threads)
+    names = {i.name for i in reference.get_inputs()}
+
+    def feeds(first: int | None = None) -> list[dict[str, Any]]:
+        return encoder_feeds(exact_length_ids(args.fp32, texts[:first], args.batch_size), names)
+
     fused = None if args.fused is None else args.fused / "transformer" / "model" / "model.onnx"
     with tempfile.TemporaryDirectory(prefix="trf-bench-quant-") as work:
-        calibration = groups_of(rows[: args.calibration], args.batch_size)
-        paths = quantize(model_dir / "model.onnx", fused, calibration, Path(work))
-        reference = make_session(str(model_dir / "model.onnx"), args.threads)
+        paths = quantize(model, fused, feeds(args.calibration), Path(work))
         sessions = {name: make_session(str(path), args.threads) for name, path in paths.items()}
         sizes = {name: path.stat().st_size / 2**20 for name, path in paths.items()}
-    check = groups_of(rows[: args.check], args.batch_size)
+    check = feeds(args.check)
     close = {name: closeness(reference, s, check) for name, s in sessions.items()}
     del reference
-    feeds = groups_of(rows, args.batch_size)
-    for session in sessions.values():  # untimed: first-call costs
-        for feed in feeds:
-            session.run([LAST], feed)
-    seconds: dict[str, list[float]] = {name: [] for name in sessions}
-    names = list(sessions)
-    for rep in range(args.repeats):
-        for name in names[rep % len(names) :] + names[: rep % len(names)]:
-            before = load_now()
-            start = time.perf_counter()
-            for feed in feeds:
-                sessions[name].run([LAST], feed)
-            seconds[name].append(time.perf_counter() - start)
-            print(
-                f"  rep {rep + 1}/{args.repeats} {name:18} {seconds[name][-1]:6.2f} s"
-                f"   load {before:4.2f} -> {load_now():4.2f}",
-                flush=True,
-            )
-    base = statistics.median(seconds["per_tensor"])
+    every = feeds()
+
+    def runner(session: Any) -> Callable[[], None]:
+        def run() -> None:
+            for feed in every:
+                session.run([LAST], feed)
+
+        return run
+
+    timed = in_turns({name: runner(s) for name, s in sessions.items()}, args.repeats)
+    speed = summarize(timed, len(texts), "per_tensor", ratio_key="x_per_tensor")
     print(
         f"\n{len(texts)} texts; closeness on the first {args.check}; {args.threads} threads; "
         f"{args.repeats} rounds in turns; load {os.getloadavg()[0]:.2f} at the end\n"
-        "\n| quantization | MB | max abs diff | cosine mean | cosine worst | median s "
-        "| x per_tensor speed |\n|---|---:|---:|---:|---:|---:|---:|"
+        "\n| quantization | MB | max abs diff | cosine mean | cosine worst | fastest s | median s "
+        "| x per_tensor speed | others' cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---|"
     )
-    for name in names:
-        median = statistics.median(seconds[name])
+    for name, row in speed.items():
         c = close[name]
+        mark = "" if row["reliable"] else " UNRELIABLE"
         print(
             f"| {name} | {sizes[name]:.1f} | {c['max_abs_diff']:.3f} | {c['cosine_mean']:.4f} | "
-            f"{c['cosine_min']:.4f} | {median:.2f} | {base / median:.3f} |"
+            f"{c['cosine_min']:.4f} | {min(row['seconds']):.2f} | {row['median_s']:.2f} | "
+            f"{row['x_per_tensor']:.3f} | {others_text(row)}{mark} |"
         )
     return 0
 
