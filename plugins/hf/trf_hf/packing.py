@@ -302,7 +302,8 @@ def _segment_inputs(
     in_order = torch.as_tensor(list(lengths), dtype=torch.long, device=device)[order_t]
     starts = torch.empty_like(in_order)
     starts[order_t] = torch.cumsum(in_order, 0) - in_order
-    flat, _, _ = _lay_out(input_ids, token_type_ids, lengths, starts, int(in_order.sum()), offset)
+    size = sum(int(n) for n in lengths)  # from the host's list: no device sync
+    flat, _, _ = _lay_out(input_ids, token_type_ids, lengths, starts, size, offset)
     return {name: value[None, :] for name, value in flat.items()}, starts
 
 
